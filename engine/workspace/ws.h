@@ -1,0 +1,35 @@
+/*
+ * ws: workspace lifecycle (workspace.md): lock, attach, unlock with review,
+ * registry in <state>/workspaces.db. The harness uses only attach/detach and
+ * the --create lock; the `silo workspace` commands live behind ws_cli().
+ */
+#ifndef WS_H
+#define WS_H
+
+#include "base/sl.h"
+
+enum ws_strategy { WS_STRATEGY_AUTO, WS_STRATEGY_EXT4_LOOP, WS_STRATEGY_EXT4_FUSE,
+		   WS_STRATEGY_DIRECTORY };
+
+struct ws_attachment {
+	char *canonical;   /* owned: canonical path the user locked */
+	char *mount;       /* owned: host path the sandbox binds read-write */
+	char *entry_id;    /* owned */
+	char **notes;      /* owned, NULL-terminated: access-report caveats */
+	int secondary;     /* a shell attachment */
+};
+
+/* Locks path (silo run --create / silo workspace lock). Warnings are written
+ * as NULL-terminated malloc'd strings into *warnings (may be NULL). */
+int ws_lock(const char *state_dir, const char *path, enum ws_strategy strategy,
+	    char ***warnings, struct sl_err *err);
+/* Attaches a harness (secondary = 0) or a shell (secondary = 1). */
+int ws_attach(const char *state_dir, const char *path, const char *owner_id, int pid,
+	      int secondary, struct ws_attachment *out, struct sl_err *err);
+int ws_detach(const char *state_dir, const struct ws_attachment *a, struct sl_err *err);
+void ws_attachment_free(struct ws_attachment *a);
+
+/* `silo workspace ...`: argv[0] is "workspace". Returns the exit code. */
+int ws_cli(const char *state_dir, int argc, char **argv);
+
+#endif
