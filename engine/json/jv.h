@@ -56,7 +56,9 @@ void jv_push(struct jv *a, struct jv *item);
 void jv_set(struct jv *o, const char *key, struct jv *val);
 void jv_setn(struct jv *o, const char *key, size_t klen, struct jv *val);
 struct jv *jv_get(const struct jv *o, const char *key); /* borrowed or NULL */
+struct jv *jv_getn(const struct jv *o, const char *key, size_t klen);
 const char *jv_key_at(const struct jv *o, size_t i);
+size_t jv_key_len(const struct jv *o, size_t i); /* keys may hold NUL bytes */
 struct jv *jv_val_at(const struct jv *o, size_t i); /* borrowed */
 int jv_del(struct jv *o, const char *key); /* 1 if removed */
 /* Convenience getters: NULL / dflt when missing or of another type. */
