@@ -46,6 +46,8 @@ uint32_t jv__hash(const char *k, size_t n)
 	return h;
 }
 
+static void index_rebuild(struct jv *o);
+
 static struct jv *jv_alloc(enum jv_type t)
 {
 	struct jv *v = sl_xmalloc(sizeof(*v));
@@ -83,6 +85,8 @@ struct jv *jv_float(double d)
 
 struct jv *jv_strn(const char *s, size_t n)
 {
+	if (!s)
+		return jv_null();
 	struct jv *v = sl_xmalloc(sizeof(*v) + n + 1);
 	v->refs = 1;
 	v->type = JV_STRING;
@@ -179,11 +183,24 @@ struct jv *jv_copy(const struct jv *v)
 		return a;
 	}
 	case JV_OBJECT: {
+		/* Keys are unique already: copy members and hashes directly. */
 		struct jv *o = jv_obj();
-		for (size_t i = 0; i < v->u.o.n; i++) {
-			const struct jv_member *m = &v->u.o.m[i];
-			jv__set(o, m->key, m->klen, jv_copy(m->val));
+		size_t n = v->u.o.n;
+		if (n) {
+			o->u.o.m = sl_xmalloc(n * sizeof(*o->u.o.m));
+			o->u.o.cap = n;
 		}
+		for (size_t i = 0; i < n; i++) {
+			const struct jv_member *m = &v->u.o.m[i];
+			struct jv_member *d = &o->u.o.m[i];
+			d->key = sl_xmalloc(m->klen + 1);
+			memcpy(d->key, m->key, m->klen + 1);
+			d->klen = m->klen;
+			d->hash = m->hash;
+			d->val = jv_copy(m->val);
+		}
+		o->u.o.n = n;
+		index_rebuild(o);
 		return o;
 	}
 	}

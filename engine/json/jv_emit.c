@@ -32,6 +32,10 @@ void jv_emit_string(struct sl_buf *out, const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t run = 0;
 
+	if (!s) {
+		s = "";
+		n = 0;
+	}
 	sl_buf_reserve(out, n + 2);
 	out->p[out->len++] = '"';
 	for (size_t i = 0; i < n; i++) {

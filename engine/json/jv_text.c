@@ -82,6 +82,10 @@ void jv_utf8_lossy(struct sl_buf *out, const char *s, size_t n)
 	size_t i = 0, run = 0, bad;
 
 	sl_buf_reserve(out, n);
+	if (!n) {
+		out->p[out->len] = 0;
+		return;
+	}
 	while (i < n) {
 		size_t k = p[i] < 0x80 ? 1 : jv__utf8_seq(p + i, n - i, &bad);
 		if (k) {

@@ -607,3 +607,51 @@ TEST(perf_smoke)
 	jv_unref(v);
 	sl_buf_free(&b);
 }
+
+TEST(null_pointers)
+{
+	struct sl_buf b;
+	sl_buf_init(&b);
+	jv_utf8_lossy(&b, NULL, 0);
+	CHECK(b.p && b.len == 0 && b.p[0] == 0);
+	jv_emit_string(&b, NULL, 0);
+	CHECK_STR(b.p, "\"\"");
+	jv_b64_encode(&b, NULL, 0);
+	CHECK_STR(b.p, "\"\"");
+	CHECK(jv_utf8_valid(NULL, 0));
+	sl_buf_free(&b);
+	CHECK(jv_is(jv_strn(NULL, 3), JV_NULL));
+	char *s = jv_to_string(NULL, 0);
+	CHECK_STR(s, "null");
+	free(s);
+	CHECK(jv_len(NULL) == 0 && jv_at(NULL, 0) == NULL && jv_get(NULL, "a") == NULL);
+	CHECK(jv_str_val(NULL) == NULL && jv_key_at(NULL, 0) == NULL);
+	CHECK(jv_del(NULL, "a") == 0 && jv_get_int(NULL, "a", 9) == 9);
+	jv_sort_keys(NULL);
+	CHECK(jv_subset(NULL, NULL));
+}
+
+TEST(copy_large_object)
+{
+	struct jv *o = jv_obj();
+	char k[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		struct jv *inner = jv_arr();
+		jv_push(inner, jv_int(i));
+		jv_set(o, k, inner);
+	}
+	struct jv *c = jv_copy(o);
+	CHECK(jv_equal(o, c));
+	jv_set(c, "k5", jv_int(0)); /* the copy is independent */
+	CHECK(!jv_equal(o, c) && jv_int_val(jv_at(jv_get(o, "k5"), 0)) == 5);
+	CHECK(jv_get_int(c, "k99", -1) == -1 && jv_is(jv_get(c, "k99"), JV_ARRAY));
+	jv_set(c, "new", jv_null());
+	CHECK(jv_len(c) == 101 && jv_len(o) == 100);
+	char *a = jv_to_string(o, 0), *b = jv_to_string(c, 0);
+	CHECK(!strncmp(a, "{\"k0\":[0],\"k1\":[1]", 18) && !strncmp(a, b, 18));
+	free(a);
+	free(b);
+	jv_unref(o);
+	jv_unref(c);
+}
