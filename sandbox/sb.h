@@ -11,6 +11,7 @@
 #ifndef SB_H
 #define SB_H
 
+#include <stdio.h>
 #include <uv.h>
 
 #include "base/sl.h"
@@ -95,5 +96,29 @@ extern const struct sb_ops sb_native_ops; /* defined by sb_native.c */
 /* Mock sandbox needs the fixture; set before start (engine/mock). */
 struct fx;
 void sb_mock_set_fixture(struct sb *sb, struct fx *fx);
+
+/* ---- additions by the sandbox area ---- */
+
+/* `silo debug seccomp`: prints the native backend's filter table
+ * (Markdown). Returns 0. */
+int sb_seccomp_dump(FILE *out);
+
+/* `silo doctor [--json]`: which backends and kernel features work here
+ * (user namespaces, seccomp, Landlock ABI, cgroups, runsc, KVM, the helper
+ * binary), each with a remedy. Returns 1 when the default backend cannot
+ * run, else 0. */
+int sb_doctor(FILE *out, int json);
+
+/* Startup canaries (issue 3 item 9), asynchronous on the sandbox's loop.
+ * Runs a short self-test inside the started sandbox through one helper exec:
+ * read a secret planted on the host outside the allowlist, write outside
+ * the workspace (checked on the host afterwards), connect to a listener on
+ * the host's loopback and to 169.254.169.254, open raw and packet sockets.
+ * done gets passed = 1 only when every canary failed to get through, and
+ * results = {passed, canaries: [{name, blocked, detail}]} (borrowed; the
+ * backend also keeps it for the access report under "canaries"). Returns 0,
+ * or < 0 with err when the test cannot be started (done is not called). */
+typedef void (*sb_canary_fn)(void *ud, int passed, struct jv *results);
+int sb_canaries(struct sb *sb, sb_canary_fn done, void *ud, struct sl_err *err);
 
 #endif
