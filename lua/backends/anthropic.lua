@@ -325,12 +325,12 @@ end
 
 function M.complete(req, opts)
 	opts = opts or {}
-	if not opts.api_key then
+	if not opts.api_key_env then
 		return nil, http.err("config", "anthropic: no API key (set ANTHROPIC_API_KEY)")
 	end
 	local url = http.join(opts.base_url or DEFAULT_URL, "/v1/messages")
 	local headers = {
-		{ "x-api-key", opts.api_key },
+		{ "x-api-key", silo.secret(opts.api_key_env) },
 		{ "anthropic-version", API_VERSION },
 		{ "content-type", "application/json" },
 	}

@@ -27,8 +27,8 @@ end
 
 local function auth_headers(opts)
 	local h = { { "content-type", "application/json" } }
-	if opts.api_key then
-		h[#h + 1] = { "authorization", { "Bearer ", opts.api_key } }
+	if opts.api_key_env then
+		h[#h + 1] = { "authorization", silo.secret(opts.api_key_env, "Bearer {secret}") }
 	end
 	return h
 end

@@ -110,12 +110,12 @@ end
 
 function M.complete(req, opts)
 	opts = opts or {}
-	if not opts.api_key then
+	if not opts.api_key_env then
 		return nil, http.err("config", "openai: no API key (set OPENAI_API_KEY)")
 	end
 	local url = http.join(opts.base_url or DEFAULT_URL, "/v1/responses")
 	local headers = {
-		{ "authorization", { "Bearer ", opts.api_key } },
+		{ "authorization", silo.secret(opts.api_key_env, "Bearer {secret}") },
 		{ "content-type", "application/json" },
 	}
 	if opts.stream == false then
