@@ -314,6 +314,8 @@ static int write_text(const char *path, const char *text, char *eb, size_t ebn)
 
 static int setup_dev(char *eb, size_t ebn)
 {
+	if (mkdir("/dev", 0755))
+		FAIL("mkdir", "/dev");
 	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
 		FAIL("mount tmpfs", "/dev");
 	char dst[64], src[64];
@@ -345,6 +347,8 @@ static int setup_dev(char *eb, size_t ebn)
 
 static int setup_proc(char *eb, size_t ebn)
 {
+	if (mkdir("/proc", 0555))
+		FAIL("mkdir", "/proc");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		FAIL("mount proc", "/proc");
 	struct stat st;

@@ -104,8 +104,8 @@ static const struct sc_rule rules[] = {
 	/* ioctl numbers are compared on their low 32 bits: the kernel
 	 * truncates the command to unsigned int, so high bits must not hide
 	 * TIOCSTI from the filter */
-	{ "ioctl", EPERM, { { SC_MASKED_EQ, 1, 0xffffffffu, TIOCSTI } }, "typing into a terminal" },
-	{ "ioctl", EPERM, { { SC_MASKED_EQ, 1, 0xffffffffu, TIOCLINUX } }, "console control" },
+	{ "ioctl", EPERM, { { SC_MASKED_EQ, 1, 0xffffffffu, TIOCSTI } }, "TIOCSTI: typing into a terminal" },
+	{ "ioctl", EPERM, { { SC_MASKED_EQ, 1, 0xffffffffu, TIOCLINUX } }, "TIOCLINUX: console control" },
 	{ "socket", EPERM, { { SC_EQ, 0, 0, AF_PACKET } }, "packet sockets" },
 	{ "socket", EPERM, { { SC_NE, 0, 0, AF_NETLINK }, { SC_MASKED_EQ, 1, 0xf, SOCK_RAW } },
 	  "raw sockets (netlink stays: getifaddrs)" },

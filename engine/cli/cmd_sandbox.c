@@ -1,0 +1,329 @@
+/*
+ * cmd_sandbox: `silo debug sandbox-exec`, a hidden command that drives one
+ * native sandbox without the agent engine, for the integration, security
+ * and benchmark scripts:
+ *
+ *   silo debug sandbox-exec --workspace DIR [--allow-read P]... [--proxy ADDR]
+ *       [--timeout MS] [--interrupt-after MS] [--stream] [--access] [--canaries]
+ *       [--op OP --args JSON]... [--repeat N] [--shell] [-- CMD...]
+ *
+ * Each --op runs one helper request (engine op names: exec read write edit
+ * listdir fetch) and prints its Ok payload as one JSON line (an Err prints
+ * "error: <msg>" on stderr and makes the exit status 1). After the ops, CMD
+ * (if any) runs through the exec op: its stdout and stderr are printed and
+ * its exit code becomes ours (124 timed out, 130 cancelled). --shell runs
+ * CMD through user_shell instead (pty relayed to this terminal). --repeat
+ * runs CMD N times and prints the mean round trip in microseconds on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/sl.h"
+#include "json/jv.h"
+#include "sandbox/sb.h"
+
+int cli_sandbox_exec(int argc, char **argv);
+
+#define MAX_OPS 64
+
+struct drv {
+	uv_loop_t loop;
+	struct sb *sb;
+	const char *ops[MAX_OPS];
+	const char *args[MAX_OPS];
+	int nops, cur;
+	char *command;      /* owned */
+	int timeout_ms, interrupt_ms, stream, repeat, reps_done;
+	int status;         /* exit status */
+	int canaries;
+	uv_timer_t itimer;
+	int itimer_on;
+	long long t0;
+	long long total_us;
+};
+
+static long long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void next_step(struct drv *d);
+
+static void on_stopped(void *ud)
+{
+	struct drv *d = ud;
+	if (d->itimer_on) {
+		uv_close((uv_handle_t *)&d->itimer, NULL);
+		d->itimer_on = 0;
+	}
+}
+
+static void finish(struct drv *d)
+{
+	d->sb->ops->shutdown(d->sb, on_stopped, d);
+}
+
+static void on_op_done(void *ud, struct jv *result, const char *err, int fatal)
+{
+	struct drv *d = ud;
+	if (err) {
+		fprintf(stderr, "error: %s\n", err);
+		d->status = fatal ? 3 : 1;
+		if (fatal) {
+			finish(d);
+			return;
+		}
+	} else {
+		char *s = jv_to_string(result, 0);
+		printf("%s\n", s);
+		free(s);
+	}
+	fflush(stdout);
+	d->cur++;
+	next_step(d);
+}
+
+static void on_chunk(void *ud, const char *stream, const char *data, size_t n)
+{
+	SL_UNUSED(ud);
+	FILE *f = !strcmp(stream, "stderr") ? stderr : stdout;
+	fwrite(data, 1, n, f);
+	fflush(f);
+}
+
+static void on_exec_done(void *ud, struct jv *result, const char *err, int fatal)
+{
+	struct drv *d = ud;
+	d->total_us += now_us() - d->t0;
+	if (err) {
+		fprintf(stderr, "error: %s\n", err);
+		d->status = fatal ? 3 : 1;
+		finish(d);
+		return;
+	}
+	if (++d->reps_done < d->repeat) {
+		next_step(d);
+		return;
+	}
+	if (d->repeat > 1)
+		fprintf(stderr, "round trip: %lld us mean over %d\n", d->total_us / d->repeat,
+			d->repeat);
+	if (!d->stream) {
+		const struct jv *o = jv_get(result, "stdout"), *e = jv_get(result, "stderr");
+		fwrite(jv_str_val(o), 1, jv_str_len(o), stdout);
+		fwrite(jv_str_val(e), 1, jv_str_len(e), stderr);
+	}
+	fflush(stdout);
+	if (jv_get_bool(result, "timed_out"))
+		d->status = 124;
+	else if (jv_get_bool(result, "cancelled"))
+		d->status = 130;
+	else
+		d->status = (int)(jv_get_int(result, "exit_code", 1) & 0xff);
+	finish(d);
+}
+
+static void on_interrupt(uv_timer_t *t)
+{
+	struct drv *d = t->data;
+	d->sb->ops->interrupt(d->sb);
+}
+
+static void on_canaries(void *ud, int passed, struct jv *results)
+{
+	struct drv *d = ud;
+	char *s = jv_to_string(results, 0);
+	printf("%s\n", s);
+	free(s);
+	if (!passed)
+		d->status = 4;
+	d->canaries = 0;
+	next_step(d);
+}
+
+static void next_step(struct drv *d)
+{
+	struct sl_err err = { 0 };
+	if (d->canaries) {
+		if (sb_canaries(d->sb, on_canaries, d, &err)) {
+			fprintf(stderr, "error: %s\n", err.msg);
+			d->status = 4;
+			finish(d);
+		}
+		return;
+	}
+	if (d->cur < d->nops) {
+		struct jv_parse_opts po = { 0 };
+		const char *a = d->args[d->cur] ? d->args[d->cur] : "{}";
+		struct jv *args = jv_parse(a, strlen(a), &po, &err);
+		if (!args) {
+			fprintf(stderr, "error: --args: %s\n", err.msg);
+			d->status = 2;
+			finish(d);
+			return;
+		}
+		if (d->sb->ops->helper_request(d->sb, d->ops[d->cur], args, on_op_done, NULL, d,
+					       &err) < 0) {
+			fprintf(stderr, "error: %s\n", err.msg);
+			d->status = 1;
+			d->cur++;
+			next_step(d);
+		}
+		return;
+	}
+	if (!d->command) {
+		finish(d);
+		return;
+	}
+	struct jv *args = jv_obj();
+	jv_set(args, "command", jv_str(d->command));
+	jv_set(args, "cwd", jv_str("/workspace"));
+	jv_set(args, "env", jv_arr());
+	jv_set(args, "timeout_ms", jv_int(d->timeout_ms));
+	if (d->interrupt_ms > 0 && !d->itimer_on) {
+		uv_timer_init(&d->loop, &d->itimer);
+		d->itimer.data = d;
+		d->itimer_on = 1;
+		uv_timer_start(&d->itimer, on_interrupt, (uint64_t)d->interrupt_ms, 0);
+	}
+	d->t0 = now_us();
+	if (d->sb->ops->helper_request(d->sb, "exec", args, on_exec_done,
+				       d->stream ? on_chunk : NULL, d, &err) < 0) {
+		fprintf(stderr, "error: %s\n", err.msg);
+		d->status = 1;
+		finish(d);
+	}
+}
+
+/* Shell-quotes argv into one sh -c command line. */
+static char *join_quoted(int argc, char **argv)
+{
+	struct sl_buf b;
+	sl_buf_init(&b);
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			sl_buf_addc(&b, ' ');
+		sl_buf_addc(&b, '\'');
+		for (const char *p = argv[i]; *p; p++) {
+			if (*p == '\'')
+				sl_buf_adds(&b, "'\\''");
+			else
+				sl_buf_addc(&b, *p);
+		}
+		sl_buf_addc(&b, '\'');
+	}
+	return sl_buf_steal(&b);
+}
+
+static int usage(void)
+{
+	fputs("usage: silo debug sandbox-exec --workspace DIR [--allow-read P]... "
+	      "[--proxy ADDR] [--timeout MS] [--interrupt-after MS] [--stream] [--access] "
+	      "[--canaries] [--op OP --args JSON]... [--repeat N] [--shell] [-- CMD...]\n",
+	      stderr);
+	return 2;
+}
+
+int cli_sandbox_exec(int argc, char **argv)
+{
+	struct drv d;
+	memset(&d, 0, sizeof(d));
+	d.timeout_ms = 60000;
+	d.repeat = 1;
+	const char *allow[65] = { 0 };
+	int nallow = 0, access = 0, shell = 0;
+	struct sb_config cfg = { .kind = "native" };
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "--stream")) {
+			d.stream = 1;
+			continue;
+		}
+		if (!strcmp(a, "--access")) {
+			access = 1;
+			continue;
+		}
+		if (!strcmp(a, "--canaries")) {
+			d.canaries = 1;
+			continue;
+		}
+		if (!strcmp(a, "--shell")) {
+			shell = 1;
+			continue;
+		}
+		if (!v)
+			return usage();
+		i++;
+		if (!strcmp(a, "--workspace"))
+			cfg.workspace = v;
+		else if (!strcmp(a, "--allow-read") && nallow < 64)
+			allow[nallow++] = v;
+		else if (!strcmp(a, "--proxy"))
+			cfg.proxy_addr = v;
+		else if (!strcmp(a, "--timeout"))
+			d.timeout_ms = atoi(v);
+		else if (!strcmp(a, "--interrupt-after"))
+			d.interrupt_ms = atoi(v);
+		else if (!strcmp(a, "--repeat"))
+			d.repeat = atoi(v) > 0 ? atoi(v) : 1;
+		else if (!strcmp(a, "--op") && d.nops < MAX_OPS)
+			d.ops[d.nops++] = v;
+		else if (!strcmp(a, "--args") && d.nops > 0)
+			d.args[d.nops - 1] = v;
+		else
+			return usage();
+	}
+	if (!cfg.workspace)
+		return usage();
+	cfg.read_allowlist = allow;
+	if (i < argc)
+		d.command = join_quoted(argc - i, argv + i);
+	struct sl_err err = { 0 };
+	uv_loop_init(&d.loop);
+	d.sb = sb_new(&d.loop, &cfg, &err);
+	if (!d.sb) {
+		fprintf(stderr, "error: %s\n", err.msg);
+		free(d.command);
+		uv_loop_close(&d.loop);
+		return 1;
+	}
+	if (shell) {
+		int st = d.sb->ops->user_shell(d.sb, i < argc ? argv + i : NULL, &err);
+		if (st < 0)
+			fprintf(stderr, "error: %s\n", err.msg);
+		d.status = st < 0 ? 1 : st;
+		d.sb->ops->shutdown(d.sb, NULL, NULL);
+		goto out;
+	}
+	if (d.sb->ops->start(d.sb, &err)) {
+		fprintf(stderr, "error: %s\n", err.msg);
+		d.status = 1;
+		goto out;
+	}
+	if (access) {
+		struct jv *r = d.sb->ops->access_report(d.sb);
+		char *s = jv_to_string(r, 0);
+		printf("%s\n", s);
+		free(s);
+		jv_unref(r);
+	}
+	next_step(&d);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+out:
+	sb_free(d.sb);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d.loop))
+		fprintf(stderr, "warning: sandbox left handles open\n");
+	free(d.command);
+	return d.status;
+}
