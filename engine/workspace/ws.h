@@ -17,6 +17,9 @@ struct ws_attachment {
 	char *entry_id;    /* owned */
 	char **notes;      /* owned, NULL-terminated: access-report caveats */
 	int secondary;     /* a shell attachment */
+	char *token;       /* owned: detach matches on it (a stale detach cannot clear
+			    * a newer attachment) */
+	int pid;
 };
 
 /* Locks path (silo run --create / silo workspace lock). Warnings are written
@@ -28,6 +31,12 @@ int ws_attach(const char *state_dir, const char *path, const char *owner_id, int
 	      int secondary, struct ws_attachment *out, struct sl_err *err);
 int ws_detach(const char *state_dir, const struct ws_attachment *a, struct sl_err *err);
 void ws_attachment_free(struct ws_attachment *a);
+
+/* Policy `review_rules` (decisions 40): records each file with its SHA-256
+ * for the locked workspace at path; unlock appends them after the built-in
+ * rules (they add rules, never remove built-in ones). NULL-terminated list. */
+int ws_set_review_rules(const char *state_dir, const char *path, const char *const *files,
+			struct sl_err *err);
 
 /* `silo workspace ...`: argv[0] is "workspace". Returns the exit code. */
 int ws_cli(const char *state_dir, int argc, char **argv);

@@ -1,0 +1,275 @@
+/*
+ * ws_container.c: where a locked workspace lives (decisions 39). ext4_loop:
+ * an ext4 image built with `mkfs.ext4 -d`, loop-mounted by root under the
+ * entry directory; ext4_fuse: the same image mounted with fuse2fs for users
+ * without root; directory: a plain directory, the warned fallback. One mount
+ * per entry, shared by the harness and every shell; the mount test is "mnt's
+ * st_dev differs from its parent's".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ws_int.h"
+
+void ws__paths(const struct ws_db *d, const char *id, struct ws_paths *p)
+{
+	p->entry = sl_xasprintf("%s/%s", d->root, id);
+	p->blobs = sl_xasprintf("%s/blobs", p->entry);
+	p->data = sl_xasprintf("%s/data", p->entry);
+	p->img = sl_xasprintf("%s/workspace.img", p->entry);
+	p->mnt = sl_xasprintf("%s/mnt", p->entry);
+}
+
+void ws__paths_free(struct ws_paths *p)
+{
+	free(p->entry);
+	free(p->blobs);
+	free(p->data);
+	free(p->img);
+	free(p->mnt);
+	memset(p, 0, sizeof *p);
+}
+
+/* An executable file of that name in a PATH directory (or /sbin dirs, where
+ * Debian keeps mkfs.ext4 out of a user's PATH). */
+static char *find_tool(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *all = sl_xasprintf("%s:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
+	char *save = NULL, *found = NULL;
+	for (char *dir = strtok_r(all, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+		if (!*dir)
+			continue;
+		char *p = sl_xasprintf("%s/%s", dir, name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(all);
+	return found;
+}
+
+/* Runs argv, stderr captured; on failure: "<tool> <first arg> failed: <stderr>". */
+static int run_tool(char *const argv[], struct sl_err *err)
+{
+	char *exe = find_tool(argv[0]);
+	if (!exe)
+		return sl_err_set(err, SL_EUNAVAIL, "%s not found", argv[0]);
+	int efd = memfd_create("silo-tool-err", MFD_CLOEXEC);
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(exe);
+		if (efd >= 0)
+			close(efd);
+		return sl_err_set(err, SL_EIO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+		}
+		if (efd >= 0)
+			dup2(efd, 2);
+		execv(exe, argv);
+		_exit(127);
+	}
+	free(exe);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		if (efd >= 0)
+			close(efd);
+		return 0;
+	}
+	char msg[300] = "";
+	if (efd >= 0) {
+		ssize_t n = pread(efd, msg, sizeof msg - 1, 0);
+		msg[n > 0 ? n : 0] = 0;
+		close(efd);
+		for (char *c = msg; *c; c++)
+			if (*c == '\n')
+				*c = *(c + 1) ? ' ' : 0;
+	}
+	if (!*msg)
+		snprintf(msg, sizeof msg, "exit status %d",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return sl_err_set(err, SL_EIO, "%s %s failed: %s", argv[0], argv[1] ? argv[1] : "", msg);
+}
+
+enum ws_strategy ws__strategy_auto(char **why)
+{
+	char *mkfs = find_tool("mkfs.ext4");
+	enum ws_strategy s = WS_STRATEGY_DIRECTORY;
+	if (why)
+		*why = NULL;
+	if (!mkfs) {
+		if (why)
+			*why = sl_xstrdup("install e2fsprogs (provides mkfs.ext4) and fuse2fs to get "
+					  "image locking");
+		return s;
+	}
+	free(mkfs);
+	char *mnt = find_tool("mount");
+	if (geteuid() == 0 && mnt && access("/dev/loop-control", F_OK) == 0) {
+		free(mnt);
+		return WS_STRATEGY_EXT4_LOOP;
+	}
+	free(mnt);
+	char *f = find_tool("fuse2fs");
+	int fuse_ok = 0;
+	if (f) {
+		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		char *fm = find_tool("fusermount");
+		char *fm3 = fm ? NULL : find_tool("fusermount3");
+		fuse_ok = fd >= 0 && (geteuid() == 0 || fm || fm3);
+		if (fd >= 0)
+			close(fd);
+		free(fm);
+		free(fm3);
+		free(f);
+	}
+	if (fuse_ok)
+		return WS_STRATEGY_EXT4_FUSE;
+	if (why)
+		*why = sl_xstrdup(f ? "fuse2fs cannot mount here (no access to /dev/fuse or no "
+				      "fusermount); install the fuse package to get image locking"
+				    : "install fuse2fs (and e2fsprogs for mkfs.ext4) to get image "
+				      "locking");
+	return s;
+}
+
+const char *ws__strategy_warning(enum ws_strategy s)
+{
+	switch (s) {
+	case WS_STRATEGY_EXT4_LOOP:
+	case WS_STRATEGY_EXT4_FUSE:
+		return "the workspace image is visible to the host under the silo state directory "
+		       "while a harness or shell is attached, and its size is fixed at lock time";
+	default:
+		return "directory strategy: the workspace contents now sit in a plain directory in "
+		       "the silo state directory, guarded only by file permissions; host tools "
+		       "that find them there can still change them";
+	}
+}
+
+int ws__is_mounted(const char *mnt)
+{
+	struct stat a, b;
+	if (stat(mnt, &a)) {
+		/* a FUSE mount whose daemon died answers ENOTCONN */
+		return errno == ENOTCONN;
+	}
+	char *parent = sl_xasprintf("%s/..", mnt);
+	int rc = stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+	free(parent);
+	return rc;
+}
+
+int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, struct sl_err *err)
+{
+	uint64_t size = 2 * content_bytes + (256ull << 20);
+	if (size < (1ull << 30))
+		size = 1ull << 30;
+	size = (size + 4095) / 4096 * 4096;
+	int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sl_err_set(err, SL_EIO, "cannot create %s: %s", img, strerror(errno));
+	int trc = ftruncate(fd, (off_t)size);
+	close(fd);
+	if (trc)
+		return sl_err_set(err, SL_EIO, "cannot size %s: %s", img, strerror(errno));
+	char owner[64];
+	snprintf(owner, sizeof owner, "root_owner=%u:%u", (unsigned)geteuid(), (unsigned)getegid());
+	char *argv[] = { "mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", owner, "-d",
+			 (char *)src, (char *)img, NULL };
+	return run_tool(argv, err);
+}
+
+int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
+{
+	if (s == WS_STRATEGY_DIRECTORY) {
+		struct stat st;
+		if (lstat(p->data, &st) || !S_ISDIR(st.st_mode))
+			return sl_err_set(err, SL_ESTATE,
+					  "workspace entry %s is damaged: its data directory is "
+					  "missing",
+					  p->entry);
+		return 0;
+	}
+	if (mkdir(p->mnt, 0700) && errno != EEXIST)
+		return sl_err_set(err, SL_EIO, "cannot create %s: %s", p->mnt, strerror(errno));
+	if (ws__is_mounted(p->mnt))
+		return 0;
+	if (access(p->img, F_OK))
+		return sl_err_set(err, SL_ESTATE, "workspace entry %s is damaged: %s is missing",
+				  p->entry, p->img);
+	int rc;
+	if (s == WS_STRATEGY_EXT4_LOOP) {
+		char *argv[] = { "mount", "-t", "ext4", "-o", "loop,nosuid,nodev", p->img, p->mnt,
+				 NULL };
+		rc = run_tool(argv, err);
+	} else {
+		char *argv[] = { "fuse2fs", p->img, p->mnt, "-o", "nosuid,nodev", NULL };
+		rc = run_tool(argv, err);
+	}
+	if (rc)
+		return rc;
+	if (!ws__is_mounted(p->mnt))
+		return sl_err_set(err, SL_EIO, "%s did not mount %s",
+				  s == WS_STRATEGY_EXT4_LOOP ? "mount" : "fuse2fs", p->img);
+	/* mkfs's lost+found is not part of the workspace */
+	char *lf = sl_xasprintf("%s/lost+found", p->mnt);
+	rmdir(lf);
+	free(lf);
+	return 0;
+}
+
+static int fuse_unmount(const char *mnt, int lazy, struct sl_err *err)
+{
+	if (geteuid() == 0)
+		return umount2(mnt, lazy ? MNT_DETACH : 0) ? sl_err_set(err, SL_EIO, "umount %s: %s",
+									 mnt, strerror(errno))
+							   : 0;
+	char *argv[] = { "fusermount", lazy ? "-uz" : "-u", (char *)mnt, NULL };
+	int rc = run_tool(argv, err);
+	if (rc == SL_EUNAVAIL) {
+		argv[0] = "fusermount3";
+		rc = run_tool(argv, err);
+	}
+	return rc;
+}
+
+int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
+{
+	if (s == WS_STRATEGY_DIRECTORY || !ws__is_mounted(p->mnt))
+		return 0;
+	int rc;
+	if (s == WS_STRATEGY_EXT4_LOOP)
+		rc = umount2(p->mnt, 0) ? sl_err_set(err, SL_EIO, "umount %s: %s", p->mnt,
+						     strerror(errno))
+					: 0;
+	else
+		rc = fuse_unmount(p->mnt, 0, err);
+	if (!rc)
+		return 0;
+	usleep(500000);
+	if (s == WS_STRATEGY_EXT4_LOOP)
+		rc = umount2(p->mnt, MNT_DETACH) ? sl_err_set(err, SL_EIO, "umount %s: %s", p->mnt,
+							      strerror(errno))
+						 : 0;
+	else
+		rc = fuse_unmount(p->mnt, 1, err);
+	return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * ws_int.h: what the workspace files share — the registry handle (SQLite
+ * workspaces.db plus the flock that serialises read-modify-write), entry
+ * records, the tree listing used by snapshots and reviews, container
+ * operations, journaled steps with fault injection, and the review.
+ */
+#ifndef WS_INT_H
+#define WS_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "base/sl.h"
+#include "json/jv.h"
+#include "workspace/ws.h"
+
+#define WS_MARKER "LOCKED_BY_LLMDEVSILO"
+#define WS_TEXT_MAX (1024 * 1024)
+
+/* ---- registry (ws_registry.c) ---- */
+
+struct ws_db {
+	sqlite3 *db;      /* owned */
+	int lockfd;       /* flock'ed registry lock file, -1 when not held */
+	char *state_dir;  /* owned */
+	char *root;       /* owned: <state>/workspaces */
+	char *lock_path;  /* owned: <state>/workspaces.db.lock */
+};
+
+enum ws_state { WS_ST_LOCKING, WS_ST_LOCKED, WS_ST_UNLOCKING };
+
+struct ws_entry {
+	char *path;               /* owned: canonical key */
+	char id[13];
+	enum ws_state state;
+	enum ws_strategy strategy;
+	int root_mode;            /* -1 when unknown */
+	int op_pid;               /* process running lock/unlock, 0 when none */
+	char op_hint[32];
+	int step;                 /* last journaled step of the operation */
+	char *warnings;           /* owned: '\n'-separated extra warnings, or NULL */
+};
+
+struct ws_att {
+	char token[13];
+	int secondary;
+	char owner[64];
+	int pid;
+	char hint[32];
+};
+
+int ws__db_open(const char *state_dir, struct ws_db *d, struct sl_err *err);
+void ws__db_close(struct ws_db *d);
+/* Takes the registry flock (polled every 50 ms up to budget_ms; 0 = the
+ * default 30 s, SILO_WS_LOCK_TIMEOUT_MS overrides) and opens a write
+ * transaction. ws__reg_end commits (ok) or rolls back, then drops the flock. */
+int ws__reg_begin(struct ws_db *d, int budget_ms, struct sl_err *err);
+int ws__reg_end(struct ws_db *d, int ok, struct sl_err *err);
+int ws__exec(struct ws_db *d, const char *sql, struct sl_err *err);
+
+/* 0 found, SL_ENOENT none. */
+int ws__entry_get(struct ws_db *d, const char *path, struct ws_entry *e, struct sl_err *err);
+int ws__entry_get_id(struct ws_db *d, const char *id, struct ws_entry *e, struct sl_err *err);
+int ws__entry_put(struct ws_db *d, const struct ws_entry *e, struct sl_err *err);
+int ws__entry_del(struct ws_db *d, const char *id, struct sl_err *err);
+void ws__entry_free(struct ws_entry *e);
+/* Every entry path (malloc'd array, NULL-terminated). */
+char **ws__entry_paths(struct ws_db *d, struct sl_err *err);
+int ws__set_step(struct ws_db *d, const char *id, int step, struct sl_err *err);
+
+int ws__att_list(struct ws_db *d, const char *id, struct ws_att **out, size_t *n,
+		 struct sl_err *err);
+int ws__att_add(struct ws_db *d, const char *id, const struct ws_att *a, struct sl_err *err);
+int ws__att_del(struct ws_db *d, const char *token, struct sl_err *err);
+/* Removes dead attachments of entry id; returns the number left alive. */
+int ws__att_prune(struct ws_db *d, const char *id, struct sl_err *err);
+
+const char *ws__strategy_name(enum ws_strategy s);
+int ws__strategy_parse(const char *s, enum ws_strategy *out);
+const char *ws__state_name(enum ws_state s);
+void ws__free_strv(char **v);
+
+/* ---- processes ---- */
+int ws__alive(int pid);
+/* starttime of /proc/<pid>/stat, "" when unavailable. */
+void ws__start_hint(int pid, char out[32]);
+int ws__alive_hint(int pid, const char *hint);
+
+/* ---- steps and fault injection ---- */
+/* Journals step n of the operation on entry id, then honours
+ * SILO_WS_FAULT_STEP: the process dies by SIGKILL at the matching fault
+ * point (counted across the process). */
+int ws__step(struct ws_db *d, const char *id, int n, struct sl_err *err);
+void ws__fault_point(void);
+
+/* ---- tree listings (ws_snapshot.c) ---- */
+
+enum ws_kind { WS_K_FILE = 'f', WS_K_LINK = 'l', WS_K_DIR = 'd', WS_K_SPECIAL = 's' };
+enum {
+	WS_F_SUID_STRIPPED = 1,  /* setuid/setgid removed at restore */
+	WS_F_SPECIAL_SKIPPED = 2, /* FIFO/socket/device not restored */
+	WS_F_LINK_BROKEN = 4,    /* hard link broken at restore */
+};
+
+struct ws_node {
+	char *path;   /* owned, relative, '/'-separated */
+	char kind;
+	char sha[65];
+	int64_t size;
+	unsigned mode;     /* st_mode & 07777 */
+	unsigned orig_mode; /* mode before stripping */
+	char *target;      /* owned: symlink target */
+	unsigned flags;
+};
+
+struct ws_list {
+	struct ws_node *v;
+	size_t n, cap;
+};
+
+void ws__list_free(struct ws_list *l);
+struct ws_node *ws__list_push(struct ws_list *l);
+void ws__list_sort(struct ws_list *l);
+
+struct ws_progress {
+	const char *what;
+	int tty;
+	uint64_t files, bytes, last_ms;
+};
+void ws__progress(struct ws_progress *p, int final);
+
+/* Walks root (not following symlinks). blobs != NULL: every file's bytes are
+ * stored in blobs/<sha256>. strict: special files and non-UTF-8 names fail. */
+int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list *out,
+		 struct ws_progress *pg, struct sl_err *err);
+int ws__manifest_save(struct ws_db *d, const char *id, const struct ws_list *l,
+		      struct sl_err *err);
+int ws__manifest_load(struct ws_db *d, const char *id, struct ws_list *l, struct sl_err *err);
+/* Hashes a file while optionally writing a copy to dst_fd. */
+int ws__hash_copy(int src_fd, int dst_fd, char sha[65], int64_t *size, struct sl_err *err);
+/* Stores the file at fd as blobs/<sha> (hash known). */
+int ws__blob_put_fd(const char *blobs, int fd, const char *sha, struct sl_err *err);
+int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_list *cur,
+		      struct ws_progress *pg, struct sl_err *err);
+/* Restores a manifest (lock rollback): recreates missing entries from blobs. */
+int ws__restore_manifest(const char *root, const char *blobs, const struct ws_list *m,
+			 struct sl_err *err);
+/* Post-restore hygiene on a plain tree: strips setuid, removes specials,
+ * breaks hard links; fills cur. */
+int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress *pg,
+		      struct sl_err *err);
+/* Removes a tree relative to dirfd without following symlinks. */
+int ws__rm_at(int dirfd, const char *name);
+
+/* ---- containers (ws_container.c) ---- */
+struct ws_paths {
+	char *entry, *blobs, *data, *img, *mnt; /* owned */
+};
+void ws__paths(const struct ws_db *d, const char *id, struct ws_paths *p);
+void ws__paths_free(struct ws_paths *p);
+enum ws_strategy ws__strategy_auto(char **why);
+int ws__is_mounted(const char *mnt);
+int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes,
+		   struct sl_err *err);
+int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
+int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
+const char *ws__strategy_warning(enum ws_strategy s);
+
+/* ---- review (ws_review.c, ws_diff.c, ws_rules.c) ---- */
+struct ws_review_opts {
+	const char *const *rule_files; /* extra rules, NULL-terminated, may be NULL */
+	int color;
+};
+struct ws_rules;
+struct ws_rules *ws__rules_load(const char *const *extra, struct sl_err *err);
+void ws__rules_free(struct ws_rules *r);
+/* Reason string (malloc'd) or NULL. */
+char *ws__rules_check(struct ws_rules *r, const struct jv *change);
+/* Unified diff of two texts (headers --- locked / +++ current). */
+void ws__udiff(const char *a, size_t an, const char *b, size_t bn, struct sl_buf *out);
+/* Builds {changes[], auto_exec_flags[]}. */
+struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur,
+			    const char *blobs, const char *root, struct ws_rules *rules,
+			    struct sl_err *err);
+void ws__review_render(const struct jv *rep, int color, struct sl_buf *out);
+int ws__review_save(struct ws_db *d, const char *path, const char *id, const struct jv *rep,
+		    struct sl_err *err);
+struct jv *ws__review_load(struct ws_db *d, const char *path, struct sl_err *err);
+void ws__escape_name(struct sl_buf *out, const char *s);
+
+/* ---- operations ---- */
+int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char **canon,
+	     char ***warnings, struct sl_err *err);
+int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err);
+int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o,
+	       struct jv **report, struct sl_err *err);
+/* Recovers dead operations and orphan entry dirs (called by every command). */
+void ws__recover(struct ws_db *d, const char *only_path);
+int ws__check_path(const struct ws_db *d, const char *canon, struct sl_err *err);
+char *ws__canon_lenient(const char *path, struct sl_err *err);
+
+#endif

@@ -1,0 +1,766 @@
+/*
+ * ws_snapshot.c: tree walks over directory fds that never follow symlinks.
+ * The lock-time snapshot hashes every file (SHA-256, streamed) and can store
+ * the bytes as content-addressed blobs; the manifest goes to SQLite in one
+ * transaction. The same walkers copy an image's contents back out at unlock
+ * (hashing on the way, stripping setuid/setgid, skipping special files),
+ * sanitise a directory-strategy tree, and put a tree back from blobs when a
+ * lock is rolled back.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mbedtls/sha256.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ws_int.h"
+
+#define BUFSZ (256 * 1024)
+
+void ws__list_free(struct ws_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].path);
+		free(l->v[i].target);
+	}
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+struct ws_node *ws__list_push(struct ws_list *l)
+{
+	if (l->n == l->cap)
+		l->v = sl_xrealloc(l->v, (l->cap = l->cap ? l->cap * 2 : 256) * sizeof *l->v);
+	struct ws_node *n = &l->v[l->n++];
+	memset(n, 0, sizeof *n);
+	return n;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ws_node *)a)->path, ((const struct ws_node *)b)->path);
+}
+
+void ws__list_sort(struct ws_list *l)
+{
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, node_cmp);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void ws__progress(struct ws_progress *p, int final)
+{
+	if (!p || !p->tty)
+		return;
+	uint64_t now = mono_ms();
+	if (!final && now - p->last_ms < 200)
+		return;
+	p->last_ms = now;
+	if (final)
+		fprintf(stderr, "\r\033[K");
+	else
+		fprintf(stderr, "\r\033[K%s: %llu files, %.1f MiB", p->what,
+			(unsigned long long)p->files, (double)p->bytes / (1024.0 * 1024.0));
+	fflush(stderr);
+}
+
+static int utf8_ok(const unsigned char *s)
+{
+	while (*s) {
+		int n = *s < 0x80 ? 0 : (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2
+			: (*s & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0 || (n == 1 && *s < 0xc2))
+			return 0;
+		s++;
+		for (int i = 0; i < n; i++, s++)
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int ws__hash_copy(int src, int dst, char sha[65], int64_t *size, struct sl_err *err)
+{
+	static __thread char *buf;
+	if (!buf)
+		buf = sl_xmalloc(BUFSZ);
+	mbedtls_sha256_context c;
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_starts_ret(&c, 0);
+	int64_t total = 0;
+	for (;;) {
+		ssize_t r = read(src, buf, BUFSZ);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			mbedtls_sha256_free(&c);
+			return sl_err_set(err, SL_EIO, "read: %s", strerror(errno));
+		}
+		if (r == 0)
+			break;
+		mbedtls_sha256_update_ret(&c, (unsigned char *)buf, (size_t)r);
+		if (dst >= 0 && write_all(dst, buf, (size_t)r)) {
+			mbedtls_sha256_free(&c);
+			return sl_err_set(err, SL_EIO, "write: %s", strerror(errno));
+		}
+		total += r;
+	}
+	unsigned char h[32];
+	mbedtls_sha256_finish_ret(&c, h);
+	mbedtls_sha256_free(&c);
+	sl_hex(h, sizeof h, sha);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+/* Copies fd into blobs/<sha> unless present: .incoming file, then rename. */
+int ws__blob_put_fd(const char *blobs, int fd, const char *sha, struct sl_err *err)
+{
+	char *dst = sl_xasprintf("%s/%s", blobs, sha);
+	struct stat st;
+	int rc = 0;
+	if (stat(dst, &st) == 0)
+		goto out;
+	char id[13];
+	sl_random_id(id);
+	char *tmp = sl_xasprintf("%s/.incoming-%s", blobs, id);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = sl_err_set(err, SL_EIO, "cannot create blob %s: %s", tmp, strerror(errno));
+	} else {
+		char got[65];
+		if (lseek(fd, 0, SEEK_SET) < 0 || ws__hash_copy(fd, out, got, NULL, err))
+			rc = err ? err->code : SL_EIO;
+		if (close(out) && !rc)
+			rc = sl_err_set(err, SL_EIO, "cannot write blob %s", tmp);
+		if (!rc && rename(tmp, dst))
+			rc = sl_err_set(err, SL_EIO, "cannot store blob %s: %s", dst,
+					strerror(errno));
+		if (rc)
+			unlink(tmp);
+	}
+	free(tmp);
+out:
+	free(dst);
+	return rc;
+}
+
+struct walk {
+	const char *blobs;
+	int strict;
+	int skip_lost_found;
+	struct ws_list *out;
+	struct ws_progress *pg;
+	struct sl_err *err;
+};
+
+static char *join(const char *prefix, const char *name)
+{
+	return *prefix ? sl_xasprintf("%s/%s", prefix, name) : sl_xstrdup(name);
+}
+
+static const char *special_name(mode_t m)
+{
+	return S_ISFIFO(m) ? "FIFO" : S_ISSOCK(m) ? "socket" : S_ISCHR(m) ? "character device"
+		: S_ISBLK(m) ? "block device" : "special file";
+}
+
+static int walk_dir(struct walk *w, int dfd, const char *prefix)
+{
+	int fd2 = dup(dfd);
+	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
+	if (!dir) {
+		if (fd2 >= 0)
+			close(fd2);
+		return sl_err_set(w->err, SL_EIO, "cannot read directory %s: %s",
+				  *prefix ? prefix : ".", strerror(errno));
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(dir))) {
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if (!*prefix && (!strcmp(nm, WS_MARKER) ||
+				 (w->skip_lost_found && !strcmp(nm, "lost+found"))))
+			continue;
+		char *path = join(prefix, nm);
+		struct stat st;
+		if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
+			rc = sl_err_set(w->err, SL_EIO, "cannot stat %s: %s", path,
+					strerror(errno));
+			free(path);
+			break;
+		}
+		if (w->strict && !utf8_ok((const unsigned char *)path)) {
+			struct sl_buf b;
+			sl_buf_init(&b);
+			ws__escape_name(&b, path);
+			rc = sl_err_set(w->err, SL_EINVAL, "file name is not UTF-8: %s", b.p);
+			sl_buf_free(&b);
+			free(path);
+			break;
+		}
+		struct ws_node *n = ws__list_push(w->out);
+		n->path = path;
+		n->mode = n->orig_mode = st.st_mode & 07777;
+		if (S_ISDIR(st.st_mode)) {
+			n->kind = WS_K_DIR;
+			int sub = openat(dfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot open directory %s: %s",
+						path, strerror(errno));
+				break;
+			}
+			char *pcopy = sl_xstrdup(path); /* out may be reallocated */
+			rc = walk_dir(w, sub, pcopy);
+			free(pcopy);
+			close(sub);
+		} else if (S_ISLNK(st.st_mode)) {
+			n->kind = WS_K_LINK;
+			size_t cap = (size_t)st.st_size + 2;
+			if (cap < 64)
+				cap = 64;
+			char *t = sl_xmalloc(cap);
+			ssize_t k = readlinkat(dfd, nm, t, cap - 1);
+			if (k < 0) {
+				free(t);
+				rc = sl_err_set(w->err, SL_EIO, "cannot read link %s: %s", path,
+						strerror(errno));
+				break;
+			}
+			t[k] = 0;
+			n->target = t;
+		} else if (S_ISREG(st.st_mode)) {
+			n->kind = WS_K_FILE;
+			int fd = openat(dfd, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot open %s: %s", path,
+						strerror(errno));
+				break;
+			}
+			rc = ws__hash_copy(fd, -1, n->sha, &n->size, w->err);
+			if (!rc && w->blobs)
+				rc = ws__blob_put_fd(w->blobs, fd, n->sha, w->err);
+			close(fd);
+			if (rc) {
+				sl_err_prefix(w->err, "%s", path);
+				break;
+			}
+			if (w->pg) {
+				w->pg->files++;
+				w->pg->bytes += (uint64_t)n->size;
+				ws__progress(w->pg, 0);
+			}
+		} else {
+			if (w->strict) {
+				rc = sl_err_set(w->err, SL_EINVAL,
+						"unsupported file type (%s) at %s; remove it and "
+						"lock again",
+						special_name(st.st_mode), path);
+				break;
+			}
+			n->kind = WS_K_SPECIAL;
+		}
+	}
+	closedir(dir);
+	return rc;
+}
+
+int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list *out,
+		 struct ws_progress *pg, struct sl_err *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
+	struct walk w = { blobs, strict, 0, out, pg, err };
+	int rc = walk_dir(&w, fd, "");
+	close(fd);
+	ws__progress(pg, 1);
+	if (!rc)
+		ws__list_sort(out);
+	return rc;
+}
+
+int ws__manifest_save(struct ws_db *d, const char *id, const struct ws_list *l,
+		      struct sl_err *err)
+{
+	if (ws__exec(d, "BEGIN IMMEDIATE", err))
+		return err ? err->code : SL_EIO;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->db,
+			       "INSERT OR REPLACE INTO manifest(entry_id,path,kind,sha256,size,mode,"
+			       "target) VALUES(?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sl_err_set(err, SL_EIO, "registry: %s", sqlite3_errmsg(d->db));
+		ws__exec(d, "ROLLBACK", NULL);
+		return SL_EIO;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < l->n && !rc; i++) {
+		const struct ws_node *n = &l->v[i];
+		const char *kind = n->kind == WS_K_FILE ? "file" : n->kind == WS_K_LINK ? "symlink"
+								     : "dir";
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, n->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+		if (n->kind == WS_K_FILE) {
+			sqlite3_bind_text(st, 4, n->sha, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 5, n->size);
+		} else {
+			sqlite3_bind_null(st, 4);
+			sqlite3_bind_null(st, 5);
+		}
+		if (n->kind == WS_K_LINK) {
+			sqlite3_bind_null(st, 6);
+			sqlite3_bind_text(st, 7, n->target, -1, SQLITE_STATIC);
+		} else {
+			sqlite3_bind_int(st, 6, (int)n->mode);
+			sqlite3_bind_null(st, 7);
+		}
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = sl_err_set(err, SL_EIO, "registry: %s", sqlite3_errmsg(d->db));
+	}
+	sqlite3_finalize(st);
+	if (rc) {
+		ws__exec(d, "ROLLBACK", NULL);
+		return rc;
+	}
+	return ws__exec(d, "COMMIT", err);
+}
+
+int ws__manifest_load(struct ws_db *d, const char *id, struct ws_list *l, struct sl_err *err)
+{
+	sqlite3_stmt *st;
+	memset(l, 0, sizeof *l);
+	if (sqlite3_prepare_v2(d->db,
+			       "SELECT path,kind,sha256,size,mode,target FROM manifest WHERE "
+			       "entry_id=? ORDER BY path",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sl_err_set(err, SL_EIO, "registry: %s", sqlite3_errmsg(d->db));
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	int rc = 0;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		struct ws_node *n = ws__list_push(l);
+		n->path = sl_xstrdup((const char *)sqlite3_column_text(st, 0));
+		const char *k = (const char *)sqlite3_column_text(st, 1);
+		n->kind = !strcmp(k, "file") ? WS_K_FILE : !strcmp(k, "symlink") ? WS_K_LINK
+										   : WS_K_DIR;
+		const char *sha = (const char *)sqlite3_column_text(st, 2);
+		n->size = sqlite3_column_int64(st, 3);
+		n->mode = n->orig_mode = (unsigned)sqlite3_column_int(st, 4);
+		const char *t = (const char *)sqlite3_column_text(st, 5);
+		if (n->kind == WS_K_FILE && (!sha || strlen(sha) != 64))
+			rc = sl_err_set(err, SL_EPARSE, "manifest of entry %s is damaged at %s", id,
+					n->path);
+		else if (sha)
+			memcpy(n->sha, sha, 65);
+		if (n->kind == WS_K_LINK && !t)
+			rc = sl_err_set(err, SL_EPARSE, "manifest of entry %s is damaged at %s", id,
+					n->path);
+		n->target = t ? sl_xstrdup(t) : NULL;
+	}
+	sqlite3_finalize(st);
+	if (rc)
+		ws__list_free(l);
+	return rc;
+}
+
+int ws__rm_at(int dirfd, const char *name)
+{
+	struct stat st, pst;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : SL_EIO;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dirfd, name, 0) && errno != ENOENT ? SL_EIO : 0;
+	/* never descend into another filesystem (a still-mounted image) */
+	if (fstat(dirfd, &pst) == 0 && pst.st_dev != st.st_dev)
+		return SL_EDENIED;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return SL_EIO;
+	fchmod(fd, 0700);
+	int fd2 = dup(fd);
+	DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+	int rc = 0;
+	if (!d) {
+		if (fd2 >= 0)
+			close(fd2);
+		close(fd);
+		return SL_EIO;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && ws__rm_at(fd, de->d_name))
+			rc = SL_EIO;
+	closedir(d);
+	close(fd);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) && errno != ENOENT)
+		rc = SL_EIO;
+	return rc;
+}
+
+/* ---- copy out of an image (unlock) ---- */
+
+struct out_walk {
+	struct ws_list *cur;
+	struct ws_progress *pg;
+	struct sl_err *err;
+};
+
+/* Makes sure dst/name is a fresh directory we can write into. */
+static int ensure_dir(int dst, const char *name, const char *path, struct sl_err *err)
+{
+	struct stat st;
+	if (fstatat(dst, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				fchmod(fd, 0700);
+				close(fd);
+			}
+			return 0;
+		}
+		if (ws__rm_at(dst, name))
+			return sl_err_set(err, SL_EIO, "cannot replace %s", path);
+	}
+	if (mkdirat(dst, name, 0700) && errno != EEXIST)
+		return sl_err_set(err, SL_EIO, "cannot create directory %s: %s", path,
+				  strerror(errno));
+	return 0;
+}
+
+static int clear_slot(int dst, const char *name, const char *path, struct sl_err *err)
+{
+	struct stat st;
+	if (fstatat(dst, name, &st, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (ws__rm_at(dst, name))
+		return sl_err_set(err, SL_EIO, "cannot replace %s", path);
+	return 0;
+}
+
+static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
+{
+	int fd2 = dup(src);
+	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
+	if (!dir) {
+		if (fd2 >= 0)
+			close(fd2);
+		return sl_err_set(w->err, SL_EIO, "cannot read %s: %s", prefix, strerror(errno));
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(dir))) {
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if (!*prefix && (!strcmp(nm, "lost+found") || !strcmp(nm, WS_MARKER)))
+			continue;
+		char *path = join(prefix, nm);
+		struct stat st;
+		if (fstatat(src, nm, &st, AT_SYMLINK_NOFOLLOW)) {
+			rc = sl_err_set(w->err, SL_EIO, "cannot stat %s: %s", path,
+					strerror(errno));
+			free(path);
+			break;
+		}
+		struct ws_node *n = ws__list_push(w->cur);
+		n->path = path;
+		n->mode = n->orig_mode = st.st_mode & 07777;
+		if (S_ISDIR(st.st_mode)) {
+			n->kind = WS_K_DIR;
+			rc = ensure_dir(dst, nm, path, w->err);
+			if (rc)
+				break;
+			int s2 = openat(src, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d2 = openat(dst, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot open directory %s: %s",
+						path, strerror(errno));
+			} else {
+				char *pcopy = sl_xstrdup(path);
+				unsigned mode = n->mode;
+				rc = copy_out(w, s2, d2, pcopy);
+				free(pcopy);
+				if (!rc)
+					fchmod(d2, mode);
+			}
+			if (s2 >= 0)
+				close(s2);
+			if (d2 >= 0)
+				close(d2);
+		} else if (S_ISLNK(st.st_mode)) {
+			n->kind = WS_K_LINK;
+			char t[4096];
+			ssize_t k = readlinkat(src, nm, t, sizeof t - 1);
+			if (k < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot read link %s", path);
+				break;
+			}
+			t[k] = 0;
+			n->target = sl_xstrdup(t);
+			rc = clear_slot(dst, nm, path, w->err);
+			if (!rc && symlinkat(t, dst, nm))
+				rc = sl_err_set(w->err, SL_EIO, "cannot create symlink %s: %s",
+						path, strerror(errno));
+		} else if (S_ISREG(st.st_mode)) {
+			n->kind = WS_K_FILE;
+			if (n->mode & 06000) {
+				n->mode &= ~06000u;
+				n->flags |= WS_F_SUID_STRIPPED;
+			}
+			rc = clear_slot(dst, nm, path, w->err);
+			if (rc)
+				break;
+			int in = openat(src, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = openat(dst, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					 0600);
+			if (in < 0 || out < 0)
+				rc = sl_err_set(w->err, SL_EIO, "cannot restore %s: %s", path,
+						strerror(errno));
+			else
+				rc = ws__hash_copy(in, out, n->sha, &n->size, w->err);
+			if (!rc && fchmod(out, n->mode))
+				rc = sl_err_set(w->err, SL_EIO, "chmod %s: %s", path,
+						strerror(errno));
+			if (in >= 0)
+				close(in);
+			if (out >= 0 && close(out) && !rc)
+				rc = sl_err_set(w->err, SL_EIO, "cannot write %s", path);
+			if (rc)
+				sl_err_prefix(w->err, "%s", path);
+			if (w->pg) {
+				w->pg->files++;
+				w->pg->bytes += (uint64_t)n->size;
+				ws__progress(w->pg, 0);
+			}
+			if (w->pg && w->pg->files == 2)
+				ws__fault_point();
+		} else {
+			/* FIFOs, sockets, devices stay behind and are listed */
+			n->kind = WS_K_SPECIAL;
+			n->flags |= WS_F_SPECIAL_SKIPPED;
+		}
+	}
+	closedir(dir);
+	return rc;
+}
+
+int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_list *cur,
+		      struct ws_progress *pg, struct sl_err *err)
+{
+	struct out_walk w = { cur, pg, err };
+	int rc = copy_out(&w, src_dir, dst_dir, prefix);
+	ws__progress(pg, 1);
+	if (!rc)
+		ws__list_sort(cur);
+	return rc;
+}
+
+/* ---- directory strategy: hygiene after moving back ---- */
+
+static int sanitize(struct out_walk *w, int dfd, const char *prefix)
+{
+	int fd2 = dup(dfd);
+	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
+	if (!dir) {
+		if (fd2 >= 0)
+			close(fd2);
+		return sl_err_set(w->err, SL_EIO, "cannot read %s: %s", prefix, strerror(errno));
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(dir))) {
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if (!*prefix && !strcmp(nm, WS_MARKER))
+			continue;
+		char *path = join(prefix, nm);
+		struct stat st;
+		if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
+			free(path);
+			continue;
+		}
+		struct ws_node *n = ws__list_push(w->cur);
+		n->path = path;
+		n->mode = n->orig_mode = st.st_mode & 07777;
+		if (S_ISDIR(st.st_mode)) {
+			n->kind = WS_K_DIR;
+			int sub = openat(dfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot open %s", path);
+				break;
+			}
+			char *pcopy = sl_xstrdup(path);
+			rc = sanitize(w, sub, pcopy);
+			free(pcopy);
+			close(sub);
+		} else if (S_ISLNK(st.st_mode)) {
+			n->kind = WS_K_LINK;
+			char t[4096];
+			ssize_t k = readlinkat(dfd, nm, t, sizeof t - 1);
+			t[k < 0 ? 0 : k] = 0;
+			n->target = sl_xstrdup(t);
+		} else if (S_ISREG(st.st_mode)) {
+			n->kind = WS_K_FILE;
+			int fd = openat(dfd, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				rc = sl_err_set(w->err, SL_EIO, "cannot open %s", path);
+				break;
+			}
+			if (st.st_nlink > 1) {
+				/* a hard link may share its inode with a file outside
+				 * the workspace: give the workspace its own copy */
+				char tmp[64];
+				char id[13];
+				sl_random_id(id);
+				snprintf(tmp, sizeof tmp, ".silo-restore-%s", id);
+				int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+						 0600);
+				if (out < 0 || ws__hash_copy(fd, out, n->sha, &n->size, w->err) ||
+				    renameat(dfd, tmp, dfd, nm)) {
+					if (out >= 0) {
+						close(out);
+						unlinkat(dfd, tmp, 0);
+					}
+					close(fd);
+					rc = sl_err_set(w->err, SL_EIO, "cannot break hard link %s",
+							path);
+					break;
+				}
+				close(fd);
+				fd = out;
+				n->flags |= WS_F_LINK_BROKEN;
+			} else {
+				rc = ws__hash_copy(fd, -1, n->sha, &n->size, w->err);
+			}
+			if (n->mode & 06000) {
+				n->mode &= ~06000u;
+				n->flags |= WS_F_SUID_STRIPPED;
+			}
+			if (fchmod(fd, n->mode) && !rc)
+				rc = sl_err_set(w->err, SL_EIO, "chmod %s: %s", path,
+						strerror(errno));
+			close(fd);
+			if (w->pg) {
+				w->pg->files++;
+				w->pg->bytes += (uint64_t)n->size;
+				ws__progress(w->pg, 0);
+			}
+		} else {
+			n->kind = WS_K_SPECIAL;
+			n->flags |= WS_F_SPECIAL_SKIPPED;
+			unlinkat(dfd, nm, 0);
+		}
+	}
+	closedir(dir);
+	return rc;
+}
+
+int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress *pg,
+		      struct sl_err *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
+	struct out_walk w = { cur, pg, err };
+	int rc = sanitize(&w, fd, "");
+	close(fd);
+	ws__progress(pg, 1);
+	if (!rc)
+		ws__list_sort(cur);
+	return rc;
+}
+
+/* ---- lock rollback: put back what the manifest lists ---- */
+
+int ws__restore_manifest(const char *root, const char *blobs, const struct ws_list *m,
+			 struct sl_err *err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < m->n && !rc; i++) {
+		const struct ws_node *n = &m->v[i];
+		char *p = sl_xasprintf("%s/%s", root, n->path);
+		struct stat st;
+		if (lstat(p, &st) == 0) {
+			free(p);
+			continue;
+		}
+		if (n->kind == WS_K_DIR) {
+			if (mkdir(p, 0700) && errno != EEXIST)
+				rc = sl_err_set(err, SL_EIO, "cannot recreate %s: %s", p,
+						strerror(errno));
+		} else if (n->kind == WS_K_LINK) {
+			if (symlink(n->target, p))
+				rc = sl_err_set(err, SL_EIO, "cannot recreate %s: %s", p,
+						strerror(errno));
+		} else {
+			char *b = sl_xasprintf("%s/%s", blobs, n->sha);
+			char *tmp = sl_xasprintf("%s.silo-rollback", p);
+			int in = open(b, O_RDONLY | O_CLOEXEC);
+			int out = in < 0 ? -1
+					 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+						0600);
+			char sha[65];
+			if (in < 0 || out < 0)
+				rc = sl_err_set(err, SL_EIO, "cannot restore %s from %s: %s", p, b,
+						strerror(errno));
+			else
+				rc = ws__hash_copy(in, out, sha, NULL, err);
+			if (out >= 0) {
+				if (!rc)
+					fchmod(out, n->mode);
+				if (close(out) && !rc)
+					rc = SL_EIO;
+			}
+			if (in >= 0)
+				close(in);
+			if (!rc && rename(tmp, p))
+				rc = sl_err_set(err, SL_EIO, "cannot restore %s: %s", p,
+						strerror(errno));
+			if (rc)
+				unlink(tmp);
+			free(b);
+			free(tmp);
+		}
+		free(p);
+	}
+	/* directory modes last, deepest first, so contents could be written */
+	for (size_t i = m->n; i-- > 0 && !rc;) {
+		if (m->v[i].kind != WS_K_DIR)
+			continue;
+		char *p = sl_xasprintf("%s/%s", root, m->v[i].path);
+		chmod(p, m->v[i].mode);
+		free(p);
+	}
+	return rc;
+}

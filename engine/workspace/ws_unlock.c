@@ -1,0 +1,346 @@
+/*
+ * ws_unlock.c: unlocking (workspace.md 5) as a journaled sequence of
+ * idempotent steps:
+ *   1 mark unlocking (registry)          2 terminate harness and shells
+ *   3 release the image mount            4 restore directory access
+ *   5 restore the contents               6 build and save the review
+ *   7 release the mount again            8 drop the registry entry
+ *   9 delete the entry directory
+ * The snapshot, the container and the entry survive until the review is
+ * saved, so a crash at any step is resumed by running unlock again, which
+ * still produces the full review.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ws_int.h"
+
+static int step_fail(struct sl_err *err, const char *step, const char *path)
+{
+	char detail[sizeof err->msg];
+	snprintf(detail, sizeof detail, "%s", err->msg);
+	sl_err_set(err, err->code ? err->code : SL_EIO,
+		   "unlock step '%s' failed: %s (this step left the workspace unchanged; re-run "
+		   "`silo workspace unlock %s` to resume)",
+		   step, detail, path);
+	return err->code;
+}
+
+static int grace_ms(void)
+{
+	const char *e = getenv("SILO_WS_TERM_GRACE_MS");
+	return e && atoi(e) > 0 ? atoi(e) : 5000;
+}
+
+static int wait_gone(int pid, const char *hint, int ms)
+{
+	for (int t = 0; t <= ms; t += 25) {
+		int st;
+		waitpid(pid, &st, WNOHANG); /* reaps it when it is our child */
+		if (!ws__alive_hint(pid, hint))
+			return 1;
+		usleep(25000);
+	}
+	return 0;
+}
+
+/* 1 when the process survived SIGTERM and SIGKILL. */
+static int terminate(int pid, const char *hint)
+{
+	if (pid <= 1 || pid == getpid() || !ws__alive_hint(pid, hint))
+		return 0;
+	if (kill(pid, SIGTERM) && errno == ESRCH)
+		return 0;
+	if (wait_gone(pid, hint, grace_ms()))
+		return 0;
+	kill(pid, SIGKILL);
+	return !wait_gone(pid, hint, 2000);
+}
+
+static int restore_directory(const char *root, const struct ws_paths *p, struct ws_list *cur,
+			     struct ws_progress *pg, struct sl_err *err)
+{
+	DIR *dd = opendir(p->data);
+	if (!dd && errno != ENOENT)
+		return sl_err_set(err, SL_EIO, "cannot read %s: %s", p->data, strerror(errno));
+	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) {
+		if (dd)
+			closedir(dd);
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
+	}
+	struct dirent *de;
+	int rc = 0, moved = 0;
+	while (dd && !rc && (de = readdir(dd))) {
+		const char *nm = de->d_name;
+		struct stat st;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if (fstatat(rfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!strcmp(nm, WS_MARKER)) {
+				unlinkat(rfd, nm, 0);
+			} else {
+				rc = sl_err_set(err, SL_EEXIST,
+						"cannot restore %s/%s: something else now has that name",
+						root, nm);
+				break;
+			}
+		}
+		if (renameat(dirfd(dd), nm, rfd, nm)) {
+			rc = sl_err_set(err, SL_EIO, "cannot move %s back: %s", nm, strerror(errno));
+			break;
+		}
+		if (++moved == 1)
+			ws__fault_point();
+	}
+	if (dd)
+		closedir(dd);
+	close(rfd);
+	if (!rc)
+		rc = ws__sanitize_walk(root, cur, pg, err);
+	return rc;
+}
+
+static int restore_image(enum ws_strategy s, const char *root, const struct ws_paths *p,
+			 struct ws_list *cur, struct ws_progress *pg, struct sl_err *err)
+{
+	int rc = ws__mount(s, p, err);
+	if (rc)
+		return rc;
+	int sfd = open(p->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0 || dfd < 0)
+		rc = sl_err_set(err, SL_EIO, "cannot open %s: %s", sfd < 0 ? p->mnt : root,
+				strerror(errno));
+	else
+		rc = ws__copy_tree_out(sfd, dfd, "", cur, pg, err);
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	struct sl_err uerr = { 0 };
+	int urc = ws__umount(s, p, &uerr);
+	if (!rc && urc) {
+		*err = uerr;
+		rc = urc;
+	}
+	return rc;
+}
+
+static char **policy_rules(struct ws_db *d, const char *id, const char *const *extra)
+{
+	size_t n = 0, cap = 8;
+	char **v = sl_xcalloc(cap, sizeof *v);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(d->db, "SELECT path,sha256 FROM review_rules WHERE entry_id=? ORDER BY rowid",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *path = (const char *)sqlite3_column_text(st, 0);
+			const char *sha = (const char *)sqlite3_column_text(st, 1);
+			size_t len;
+			char *body = sl_read_file(path, &len, 16u << 20, NULL);
+			char now[65] = "";
+			if (body)
+				sl_sha256_hex(body, len, now);
+			free(body);
+			if (!body || strcmp(now, sha ? sha : ""))
+				fprintf(stderr,
+					"warning: policy review rules %s changed since the harness "
+					"attached (recorded sha256 %s)\n",
+					path, sha ? sha : "?");
+			if (n + 2 >= cap)
+				v = sl_xrealloc(v, (cap *= 2) * sizeof *v);
+			v[n++] = sl_xstrdup(path);
+		}
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; extra && extra[i]; i++) {
+		if (n + 2 >= cap)
+			v = sl_xrealloc(v, (cap *= 2) * sizeof *v);
+		v[n++] = sl_xstrdup(extra[i]);
+	}
+	v[n] = NULL;
+	return v;
+}
+
+int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o,
+	       struct jv **report, struct sl_err *err)
+{
+	*report = NULL;
+	char *canon = ws__canon_lenient(path, err);
+	if (!canon)
+		return err->code;
+	ws__recover(d, canon);
+	struct ws_entry e = { 0 };
+	struct ws_rules *rules = NULL;
+	struct ws_list man = { 0 }, cur = { 0 };
+	struct ws_paths p = { 0 };
+	int rc = ws__entry_get(d, canon, &e, err);
+	if (rc == SL_ENOENT) {
+		rc = sl_err_set(err, SL_ESTATE, "%s is not locked", canon);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	/* rules first: a broken rules file aborts before any change */
+	char **rf = policy_rules(d, e.id, o ? o->rule_files : NULL);
+	rules = ws__rules_load((const char *const *)rf, err);
+	ws__free_strv(rf);
+	if (!rules) {
+		rc = err->code ? err->code : SL_ESCRIPT;
+		goto out;
+	}
+	ws__entry_free(&e);
+
+	/* 1 */
+	if ((rc = ws__reg_begin(d, 0, err)))
+		goto out;
+	rc = ws__entry_get(d, canon, &e, err);
+	if (rc == SL_ENOENT)
+		rc = sl_err_set(err, SL_ESTATE, "%s is not locked", canon);
+	else if (!rc && e.state == WS_ST_LOCKING)
+		rc = sl_err_set(err, SL_ESTATE, "%s: a lock is still in progress (pid %d)", canon,
+				e.op_pid);
+	else if (!rc && e.state == WS_ST_UNLOCKING && e.op_pid != getpid() &&
+		 ws__alive_hint(e.op_pid, e.op_hint))
+		rc = sl_err_set(err, SL_ESTATE, "%s: an unlock is already in progress (pid %d)",
+				canon, e.op_pid);
+	if (!rc) {
+		e.state = WS_ST_UNLOCKING;
+		e.op_pid = getpid();
+		ws__start_hint(e.op_pid, e.op_hint);
+		e.step = 1;
+		rc = ws__entry_put(d, &e, err);
+	}
+	int rc2 = ws__reg_end(d, !rc, err);
+	if (rc || (rc = rc2))
+		goto out;
+	ws__fault_point();
+	ws__paths(d, e.id, &p);
+
+	/* 2 */
+	if ((rc = ws__step(d, e.id, 2, err)))
+		goto out;
+	{
+		struct ws_att *v;
+		size_t n;
+		if ((rc = ws__att_list(d, e.id, &v, &n, err))) {
+			rc = step_fail(err, "terminating attachments", path);
+			goto out;
+		}
+		struct sl_buf surv;
+		sl_buf_init(&surv);
+		for (size_t i = 0; i < n; i++) {
+			if (terminate(v[i].pid, v[i].hint))
+				sl_buf_printf(&surv, "%s%s %d", surv.len ? ", " : "",
+					      v[i].secondary ? "shell pid" : "harness pid", v[i].pid);
+			else
+				ws__att_del(d, v[i].token, NULL);
+		}
+		free(v);
+		if (surv.len) {
+			sl_err_set(err, SL_EDENIED, "still running: %s", surv.p);
+			sl_buf_free(&surv);
+			rc = step_fail(err, "terminating attachments", path);
+			goto out;
+		}
+		sl_buf_free(&surv);
+	}
+	/* 3 */
+	if ((rc = ws__step(d, e.id, 3, err)))
+		goto out;
+	if ((rc = ws__umount(e.strategy, &p, err))) {
+		rc = step_fail(err, "detaching the workspace image", path);
+		goto out;
+	}
+	/* 4 */
+	if ((rc = ws__step(d, e.id, 4, err)))
+		goto out;
+	mode_t rmode = e.root_mode >= 0 ? (mode_t)e.root_mode : 0755;
+	if ((rc = sl_mkdir_p(canon, 0755, err)) || chmod(canon, rmode | 0700)) {
+		if (!rc)
+			sl_err_set(err, SL_EIO, "chmod %s: %s", canon, strerror(errno));
+		rc = step_fail(err, "restoring directory access", path);
+		goto out;
+	}
+	/* 5 */
+	if ((rc = ws__step(d, e.id, 5, err)))
+		goto out;
+	{
+		char *mk = sl_xasprintf("%s/%s", canon, WS_MARKER);
+		unlink(mk);
+		free(mk);
+		struct ws_progress pg = { "restore", isatty(2), 0, 0, 0 };
+		if (e.strategy == WS_STRATEGY_DIRECTORY)
+			rc = restore_directory(canon, &p, &cur, &pg, err);
+		else
+			rc = restore_image(e.strategy, canon, &p, &cur, &pg, err);
+		chmod(canon, rmode);
+		if (rc) {
+			rc = step_fail(err, "restoring the workspace contents", path);
+			goto out;
+		}
+	}
+	/* 6 */
+	if ((rc = ws__step(d, e.id, 6, err)))
+		goto out;
+	if ((rc = ws__manifest_load(d, e.id, &man, err)))
+		goto out;
+	*report = ws__review_build(&man, &cur, p.blobs, canon, rules, err);
+	if (!*report) {
+		rc = err->code ? err->code : SL_EIO;
+		goto out;
+	}
+	if ((rc = ws__review_save(d, canon, e.id, *report, err)))
+		goto out;
+	/* 7 */
+	if ((rc = ws__step(d, e.id, 7, err)))
+		goto out;
+	if ((rc = ws__umount(e.strategy, &p, err))) {
+		rc = step_fail(err, "detaching the workspace image", path);
+		goto out;
+	}
+	/* 8 */
+	if ((rc = ws__step(d, e.id, 8, err)))
+		goto out;
+	if ((rc = ws__reg_begin(d, 0, err)))
+		goto out;
+	rc = ws__entry_del(d, e.id, err);
+	if ((rc2 = ws__reg_end(d, !rc, err)) && !rc)
+		rc = rc2;
+	if (rc)
+		goto out;
+	ws__fault_point();
+	/* 9: errors only warn */
+	if (ws__is_mounted(p.mnt)) {
+		fprintf(stderr, "warning: %s is still mounted; remove %s by hand after unmounting it\n",
+			p.mnt, p.entry);
+	} else {
+		int wfd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (wfd < 0 || ws__rm_at(wfd, e.id))
+			fprintf(stderr, "warning: could not remove %s completely\n", p.entry);
+		if (wfd >= 0)
+			close(wfd);
+	}
+out:
+	if (rc && *report) {
+		jv_unref(*report);
+		*report = NULL;
+	}
+	ws__rules_free(rules);
+	ws__list_free(&man);
+	ws__list_free(&cur);
+	ws__paths_free(&p);
+	ws__entry_free(&e);
+	free(canon);
+	return rc;
+}
