@@ -1,0 +1,299 @@
+/*
+ * ag: one harness session and its agents (SPEC.md 3, spec/subagents.md,
+ * spec/tools.md 1.2, spec/costs.md). The session owns the event queue on
+ * the libuv loop, the event bus, the journal, the tool registry, the LLM
+ * backend, the sandbox and the frontend. Each agent is a table-driven state
+ * machine (ag_loop.c); subagents are agents with a parent (ag_sub.c).
+ *
+ * Everything runs on one loop. Completions (LLM replies, tool results)
+ * arrive as events posted to the session queue, which is drained from a
+ * uv_idle handle, so no action ever runs inside another action.
+ */
+#ifndef AG_H
+#define AG_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/sl.h"
+#include "fsm/fsm.h"
+#include "journal/jn.h"
+#include "json/jv.h"
+
+struct ag_session;
+struct ag_agent;
+struct lh_state;
+struct lh_task;
+struct sb;
+struct fx;
+struct pol;
+struct ag_pending;
+
+/* ---- frontends ---------------------------------------------------------- */
+
+struct fe;
+struct fe_ops {
+	const char *kind;                 /* "headless", "mock", "interactive" */
+	/* agent-0 awaits user input; answer later with ag_user_input(),
+	 * ag_request_shutdown() or ag_frontend_done(). */
+	void (*want_input)(struct fe *fe);
+	/* Every emitted event, in order (borrowed). */
+	void (*on_event)(struct fe *fe, const struct jv *ev);
+	/* AskUserQuestion. Answer with ag_pending_finish(). 0 or < 0 + err
+	 * (frontend error: the session ends with exit 1). */
+	int (*ask)(struct fe *fe, const char *agent, const struct jv *question,
+		   struct ag_pending *p, struct sl_err *err);
+	/* Session end: final message (NULL when suppressed). */
+	void (*finish)(struct fe *fe, const char *final_message);
+	void (*free)(struct fe *fe);
+};
+struct fe {
+	const struct fe_ops *ops;
+	struct ag_session *sess; /* borrowed */
+	void *impl;              /* owned by the frontend */
+};
+
+/* ---- pending asynchronous service calls --------------------------------- */
+
+/* A Lua primitive waiting on the engine (a question, an AwaitAgent, a
+ * helper request). Finishing it resumes the tool's coroutine. */
+struct ag_pending {
+	struct ag_agent *agent;  /* borrowed */
+	void (*done)(void *token, struct jv *result, const char *err, int fatal);
+	void *token;
+	char *service;           /* owned */
+	int live;
+};
+void ag_pending_finish(struct ag_pending *p, struct jv *result, const char *err, int fatal);
+
+/* ---- tools -------------------------------------------------------------- */
+
+enum { AG_AVAIL_TOP = 1, AG_AVAIL_SUB = 2, AG_AVAIL_BOTH = 3 };
+
+struct ag_tool {
+	char *name, *description;  /* owned */
+	struct jv *schema;          /* owned */
+	int avail;                  /* AG_AVAIL_* */
+	char *owner;                /* sandbox | frontend | harness */
+	char **frontends;           /* NULL = all; else NULL-terminated kinds */
+	struct lh_state *lua;       /* borrowed: tools state or policy state */
+	int ref;                    /* registry ref of the tool table */
+	char *source;               /* owned: file it came from */
+};
+
+/* ---- LLM backend -------------------------------------------------------- */
+
+struct ag_usage {
+	uint64_t in, out; /* session totals */
+};
+
+struct ag_backend {
+	char *cli_name;     /* owned: mock, anthropic, ... */
+	char *model;        /* owned */
+	char *id;           /* owned: backend id for events and cost lines */
+	double rate_in, rate_out; /* $ per million tokens */
+	struct ag_usage usage;
+	int reported;       /* a cost_report was emitted */
+	int paid;
+	void *llm;          /* owned: engine/http struct llm for real backends */
+};
+
+/* ---- agents -------------------------------------------------------------- */
+
+#define AG_STATE_MAP(XX)                                                       \
+	XX(IDLE) XX(AWAIT_LLM) XX(RUN_TOOLS) XX(UNWIND) XX(DONE)
+#define AG_EVENT_MAP(XX)                                                       \
+	XX(USER_MSG) XX(LLM_REPLY) XX(LLM_ERROR) XX(TOOL_NEXT) XX(TOOL_DONE)  \
+	XX(CONTINUE) XX(TURN_END) XX(INTERRUPT) XX(SHUTDOWN) XX(UNWIND)         \
+	XX(UNWOUND)
+
+enum ag_state {
+#define XX(n) AG_S_##n,
+	AG_STATE_MAP(XX)
+#undef XX
+	AG_S__COUNT
+};
+enum ag_event {
+#define XX(n) AG_E_##n,
+	AG_EVENT_MAP(XX)
+#undef XX
+	AG_E__COUNT
+};
+
+/* How an agent's turn ended (subagents.md 4). */
+enum ag_outcome { AG_OUT_NONE, AG_OUT_COMPLETED, AG_OUT_FAILED, AG_OUT_INTERRUPTED,
+		  AG_OUT_SHUTDOWN, AG_OUT_ERROR, AG_OUT_SCRIPT, AG_OUT_CANCELLED };
+
+/* Child lifecycle as seen by its parent (subagents.md 4). */
+enum ag_child { AG_C_RUNNING, AG_C_FINISHED, AG_C_COLLECTED, AG_C_CANCELLED };
+
+struct ag_agent {
+	struct ag_session *sess;    /* borrowed */
+	int num;                    /* 0 = top level */
+	char id[24];                /* agent-N */
+	char *name;                 /* owned: display name or NULL */
+	int depth;
+	struct ag_agent *parent;    /* borrowed; NULL for agent-0 */
+	int state;                  /* enum ag_state; only fsm_step writes it */
+	struct jv *messages;        /* owned: the conversation */
+	struct jv *calls;           /* owned: tool_use blocks of the response */
+	struct jv *results;         /* owned: tool_result blocks built so far */
+	size_t next_call;
+	int stop_tool_use;          /* the response asked for another round */
+	struct jv *last_text;       /* owned: text of the last response */
+	struct jv *last_stop;       /* owned: stop_reason of the last response */
+	unsigned gen;               /* interrupt generation seen */
+	int llm_inflight;           /* a model call is in flight */
+	int llm_call_id;            /* its id at the backend (real backends) */
+	unsigned llm_seq;
+	int attempt;                /* retry attempt of the current request */
+	uv_timer_t retry_timer;     /* embedded; closed with the agent */
+	struct lh_task *task;       /* running tool coroutine or NULL */
+	int task_pending;           /* task started and not yet done */
+	struct ag_pending *pending; /* service call waiting (await/ask) */
+	struct jv *cur_call;        /* borrowed from calls: the running call */
+	const char *cur_owner;
+	int tool_seq;               /* guards stale tool completions */
+	char *fatal;                /* owned: session-level failure of the running tool */
+	/* subagent bookkeeping */
+	enum ag_child child_state;
+	enum ag_outcome outcome;
+	char *result;               /* owned: stored result text */
+	int result_is_error;
+	int completed_emitted;
+	struct ag_agent **pool; size_t n_pool, cap_pool; /* outstanding children */
+	struct ag_agent **doneq; size_t n_doneq, cap_doneq; /* completion order */
+	char *await_id;             /* owned: AwaitAgent target or NULL = any */
+	int holds_slot;
+	struct ag_agent *next_all;  /* session list */
+};
+
+/* ---- the session --------------------------------------------------------- */
+
+struct ag_options {
+	const char *harness_id;
+	const char *workspace;       /* as configured */
+	const char *workspace_mount; /* in-sandbox path tools see */
+	const char *scratch;         /* in-sandbox scratch path */
+	const char *sandbox_kind;    /* CLI spelling */
+	const char *frontend_kind;
+	const char *lua_dir;
+	const char *system_prompt;   /* NULL: generated */
+	uint32_t max_tokens;
+	int has_quota_tokens, has_quota_usd;
+	uint64_t quota_tokens; double quota_usd;
+	int deterministic;
+	int headless;                /* failure limit 1 instead of 8 */
+};
+
+struct ag_qev {
+	struct ag_agent *agent;
+	int event;
+	void *data;                  /* owned by the action that takes it */
+};
+
+struct ag_session {
+	uv_loop_t *loop;              /* borrowed */
+	struct ag_options opt;        /* strings borrowed */
+	struct sl_clock *clock;       /* borrowed */
+	struct jn *journal;           /* borrowed, may be NULL */
+	struct sb *sandbox;           /* borrowed */
+	struct fe *frontend;          /* borrowed */
+	struct fx *fixture;           /* borrowed, may be NULL */
+	struct pol *policy;           /* borrowed, may be NULL */
+	struct ag_backend *backend;   /* borrowed */
+	struct lh_state *tools_lua;   /* owned */
+	struct ag_tool *tools; size_t n_tools;
+	struct jv *events;            /* owned: event history (bus) */
+	uint64_t next_event_seq;
+	struct ag_qev *q; size_t q_head, q_len, q_cap;
+	uv_idle_t idle;               /* drains q */
+	int idle_active;
+	struct ag_agent *agents;      /* all agents, owned */
+	struct ag_agent *top;
+	int next_agent_num;
+	int live_slots;
+	unsigned gen;                 /* interrupt generation */
+	int interrupting;
+	int shutdown;                 /* first request wins */
+	char *shutdown_msg;           /* owned */
+	int finished;
+	int failed_turns;             /* consecutive failed top-level turns */
+	int llm_failure;              /* session ended by LLM failure */
+	char *llm_failure_msg;        /* owned */
+	int script_failure;           /* mock mismatch: ends at once */
+	int runtime_error;            /* frontend error etc.: exit 1 */
+	char *runtime_error_msg;
+	int upload_n, question_n;
+	int input_requests;           /* times agent-0 asked for input */
+	void (*on_finished)(struct ag_session *s, void *ud);
+	void *on_finished_ud;
+};
+
+struct ag_session *ag_session_new(uv_loop_t *loop, const struct ag_options *opt,
+				  struct sl_clock *clock, struct jn *journal);
+void ag_session_free(struct ag_session *s);
+/* Loads lua/tools/ *.lua plus the policy's extra tools, minus disabled. */
+int ag_tools_load(struct ag_session *s, struct sl_err *err);
+/* Starts the session: emits harness_started + access_report_updated and
+ * asks the frontend for the first input. */
+void ag_session_start(struct ag_session *s, const struct jv *access_report);
+
+/* Frontend-facing API. */
+void ag_user_input(struct ag_session *s, const char *text, const char *client_id,
+		   const char *client_name);
+void ag_request_shutdown(struct ag_session *s, const char *message);
+void ag_request_interrupt(struct ag_session *s);
+void ag_frontend_error(struct ag_session *s, const char *message);
+void ag_upload(struct ag_session *s, const char *name, const char *content_b64,
+	       const char *client_id);
+
+/* Events and journal. payload is stolen; kind-specific fields. */
+void ag_emit(struct ag_session *s, const char *kind, struct jv *payload);
+void ag_journal(struct ag_session *s, const char *entry, struct jv *body /* stolen */);
+void ag_note(struct ag_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ag_script_failure(struct ag_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Internal: the queue and the agents. */
+void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data);
+struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
+			      const char *name, const char *prompt);
+extern const struct fsm_def ag_agent_fsm;
+extern const struct fsm_def ag_child_fsm;
+void ag_agent_request(struct ag_agent *a);        /* ag_loop.c: model call */
+void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text);
+int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *err);
+void ag_tool_abort(struct ag_agent *a);
+const struct ag_tool *ag_tool_find(struct ag_session *s, const char *name);
+int ag_tool_offered(const struct ag_session *s, const struct ag_tool *t, int top);
+struct jv *ag_tool_defs(struct ag_session *s, int top);
+/* Subagents (ag_sub.c). */
+int ag_sub_spawn(struct ag_agent *caller, const struct jv *args, struct jv **result,
+		 struct sl_err *err);
+int ag_sub_await(struct ag_agent *caller, const struct jv *args, struct ag_pending *p,
+		 struct sl_err *err);
+void ag_sub_child_ended(struct ag_agent *child);
+int ag_sub_cancel_pool(struct ag_agent *a, enum ag_outcome why, int emit);
+void ag_sub_emit_completed(struct ag_agent *child);
+int ag_tree_active(struct ag_agent *a);
+/* LLM (ag_llm.c). */
+void ag_llm_call(struct ag_agent *a, struct jv *request /* stolen */);
+void ag_llm_cancel(struct ag_agent *a);
+int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *model,
+		    struct sl_err *err);
+void ag_backend_deinit(struct ag_backend *b);
+struct jv *ag_cost_usage(const struct ag_backend *b);
+/* costs.md 3: the first row whose key is a case-sensitive substring of the
+ * model wins; no row leaves both rates 0. */
+void ag_pricing_pick(const struct jv *rows, const char *model, double *in, double *out);
+void ag_cost_line(const struct ag_backend *b, struct sl_buf *out);
+
+/* System prompt stating the boundaries from the access report (owned). */
+char *ag_system_prompt(const struct jv *report);
+
+#define AG_MAX_DEPTH 3
+#define AG_MAX_SLOTS 8
+#define AG_INTERRUPTED_TEXT "[interrupted by the user]"
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * The engine's wrapper around every model call (costs.md 1, 4, 5): quota
+ * check first, then the backend (the mock from the fixture, or a Lua backend
+ * through engine/http), then usage validation and metering. Transient
+ * failures of real backends are retried here (decisions 33): 3 attempts,
+ * 250 ms doubling, retry-after honoured up to 30 s. The journal's
+ * llm_request record is written just before the first attempt.
+ */
+#include "agent/ag.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mock/fx.h"
+
+#if __has_include("http/llm.h")
+#include "http/llm.h"
+#define AG_HAVE_LLM 1
+#endif
+
+struct llm_call {
+	struct ag_agent *a;
+	unsigned seq;
+	struct jv *request; /* owned */
+};
+
+int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *model,
+		    struct sl_err *err)
+{
+	memset(b, 0, sizeof *b);
+	b->cli_name = sl_xstrdup(cli_name);
+	b->model = sl_xstrdup(model ? model : "claude-sonnet-4-6");
+	b->paid = !strcmp(cli_name, "anthropic") || !strcmp(cli_name, "openai") ||
+		  !strcmp(cli_name, "openai-ws");
+	if (!strcmp(cli_name, "mock"))
+		b->id = sl_xstrdup("mock");
+	else if (!strcmp(cli_name, "openai"))
+		b->id = sl_xasprintf("openai-responses:%s", b->model);
+	else
+		b->id = sl_xasprintf("%s:%s", cli_name, b->model);
+	return 0;
+}
+
+void ag_backend_deinit(struct ag_backend *b)
+{
+#ifdef AG_HAVE_LLM
+	if (b->llm)
+		llm_free(b->llm);
+#endif
+	free(b->cli_name);
+	free(b->model);
+	free(b->id);
+}
+
+static double usd(const struct ag_backend *b)
+{
+	return (double)b->usage.in * b->rate_in / 1e6 + (double)b->usage.out * b->rate_out / 1e6;
+}
+
+struct jv *ag_cost_usage(const struct ag_backend *b)
+{
+	struct jv *u = jv_obj();
+	jv_set(u, "input_tokens", jv_int((int64_t)b->usage.in));
+	jv_set(u, "output_tokens", jv_int((int64_t)b->usage.out));
+	jv_set(u, "usd", jv_float(usd(b)));
+	return u;
+}
+
+void ag_cost_line(const struct ag_backend *b, struct sl_buf *out)
+{
+	sl_buf_printf(out, "cost[%s]: %llu input tokens, %llu output tokens, $%.4f\n", b->id,
+		      (unsigned long long)b->usage.in, (unsigned long long)b->usage.out, usd(b));
+}
+
+void ag_pricing_pick(const struct jv *rows, const char *model, double *in, double *out)
+{
+	*in = *out = 0;
+	for (size_t i = 0; model && i < jv_len(rows); i++) {
+		const struct jv *r = jv_at(rows, i);
+		const char *key = jv_get_str(r, "key");
+		if (key && strstr(model, key)) {
+			*in = jv_num_val(jv_get(r, "input"));
+			*out = jv_num_val(jv_get(r, "output"));
+			return;
+		}
+	}
+}
+
+/* costs.md 4: used >= limit refuses; tokens before dollars. */
+static int quota_check(struct ag_session *s, char *msg, size_t n)
+{
+	const struct ag_backend *b = s->backend;
+	uint64_t used = b->usage.in + b->usage.out;
+	if (s->opt.has_quota_tokens && used >= s->opt.quota_tokens) {
+		snprintf(msg, n, "llm quota exceeded: token quota reached: %llu of %llu tokens used",
+			 (unsigned long long)used, (unsigned long long)s->opt.quota_tokens);
+		return 1;
+	}
+	if (s->opt.has_quota_usd && usd(b) >= s->opt.quota_usd) {
+		snprintf(msg, n, "llm quota exceeded: dollar quota reached: $%.4f of $%.2f used",
+			 usd(b), s->opt.quota_usd);
+		return 1;
+	}
+	return 0;
+}
+
+static uint64_t count(const struct jv *usage, const char *k)
+{
+	const struct jv *v = jv_get(usage, k);
+	if (!jv_is(v, JV_INT) || jv_int_val(v) < 0)
+		return 0;
+	return (uint64_t)jv_int_val(v);
+}
+
+/* Meters a successful response and hands it to the agent's machine. */
+static void deliver(struct ag_agent *a, struct jv *resp)
+{
+	struct ag_backend *b = a->sess->backend;
+	const struct jv *u = jv_get(resp, "usage");
+	/* Cache tokens count toward token quotas (decisions 7). */
+	b->usage.in += count(u, "input_tokens") + count(u, "cache_read_input_tokens") +
+		       count(u, "cache_creation_input_tokens");
+	b->usage.out += count(u, "output_tokens");
+	ag_post(a->sess, a, AG_E_LLM_REPLY, resp);
+}
+
+static void fail(struct ag_agent *a, const char *msg)
+{
+	struct jv *e = jv_obj();
+	jv_set(e, "message", jv_str(msg));
+	ag_post(a->sess, a, AG_E_LLM_ERROR, e);
+}
+
+#ifdef AG_HAVE_LLM
+static void attempt(struct llm_call *c);
+
+static void retry_cb(uv_timer_t *t)
+{
+	attempt(t->data);
+}
+
+static int retryable(const struct jv *err)
+{
+	const char *cls = jv_get_str(err, "class");
+	const char *msg = jv_get_str(err, "message");
+	int64_t status = jv_get_int(err, "status", 0);
+	if (cls && !strcmp(cls, "transport"))
+		return 1;
+	if (msg && strstr(msg, "overloaded"))
+		return 1;
+	return cls && !strcmp(cls, "api") && (status == 429 || (status >= 500 && status < 600));
+}
+
+static void llm_done(void *ud, struct jv *resp, struct jv *err)
+{
+	struct llm_call *c = ud;
+	struct ag_agent *a = c->a;
+	if (c->seq != a->llm_seq) { /* cancelled: drop without a trace */
+		jv_unref(resp);
+		jv_unref(err);
+		jv_unref(c->request);
+		free(c);
+		return;
+	}
+	if (resp) {
+		a->llm_inflight = 0;
+		jv_unref(c->request);
+		free(c);
+		deliver(a, resp);
+		return;
+	}
+	const char *msg = jv_get_str(err, "message");
+	if (++a->attempt < 3 && retryable(err)) {
+		double ra = jv_num_val(jv_get(err, "retry_after"));
+		uint64_t delay = 250u << (a->attempt - 1);
+		if (ra > 0)
+			delay = (uint64_t)(fmin(ra, 30.0) * 1000.0);
+		ag_note(a->sess, "%s: llm attempt %d failed (%s); retrying in %llu ms", a->id,
+			a->attempt, msg ? msg : "error", (unsigned long long)delay);
+		jv_unref(err);
+		a->retry_timer.data = c;
+		uv_timer_start(&a->retry_timer, retry_cb, delay, 0);
+		return;
+	}
+	a->llm_inflight = 0;
+	fail(a, msg ? msg : "llm request failed");
+	jv_unref(err);
+	jv_unref(c->request);
+	free(c);
+}
+
+static void attempt(struct llm_call *c)
+{
+	struct ag_agent *a = c->a;
+	if (c->seq != a->llm_seq) {
+		jv_unref(c->request);
+		free(c);
+		return;
+	}
+	int id = llm_complete(a->sess->backend->llm, c->request, llm_done, c);
+	if (id < 0) {
+		a->llm_inflight = 0;
+		jv_unref(c->request);
+		free(c);
+		fail(a, "the LLM request could not be started");
+		return;
+	}
+	a->llm_inflight = 1;
+	a->llm_call_id = id;
+}
+#endif
+
+void ag_llm_call(struct ag_agent *a, struct jv *request)
+{
+	struct ag_session *s = a->sess;
+	char msg[256];
+	struct jv *body = jv_obj();
+	jv_set(body, "agent", jv_str(a->id));
+	jv_set(body, "backend", jv_str(s->backend->id));
+	jv_set(body, "request", jv_ref(request));
+	ag_journal(s, "llm_request", body);
+	a->llm_seq++;
+	if (quota_check(s, msg, sizeof msg)) {
+		jv_unref(request);
+		fail(a, msg);
+		return;
+	}
+	if (s->fixture) {
+		struct sl_err err = { 0 };
+		const struct jv *resp = fx_llm_next(s->fixture, request, &err);
+		jv_unref(request);
+		if (!resp) {
+			ag_script_failure(s, "llm script mismatch: %s", err.msg);
+			return;
+		}
+		deliver(a, jv_copy(resp));
+		return;
+	}
+#ifdef AG_HAVE_LLM
+	if (s->backend->llm) {
+		struct llm_call *c = sl_xcalloc(1, sizeof *c);
+		c->a = a;
+		c->seq = a->llm_seq;
+		c->request = request;
+		a->llm_inflight = 1;
+		a->attempt = 0;
+		attempt(c);
+		return;
+	}
+#endif
+	jv_unref(request);
+	fail(a, "no LLM backend is available in this build");
+}
+
+void ag_llm_cancel(struct ag_agent *a)
+{
+	if (!a->llm_inflight)
+		return;
+	a->llm_inflight = 0;
+	a->llm_seq++; /* a late completion is dropped */
+	uv_timer_stop(&a->retry_timer);
+#ifdef AG_HAVE_LLM
+	if (a->sess->backend->llm && a->llm_call_id > 0)
+		llm_cancel_call(a->sess->backend->llm, a->llm_call_id);
+	a->llm_call_id = 0;
+#endif
+}

@@ -1,0 +1,354 @@
+/*
+ * The session: event queue, event bus, journal helpers, and the two
+ * session-wide controls (interrupt, shutdown). Controls are applied only
+ * when the queue is empty, so an action that requests one (the Exit tool)
+ * finishes its own turn bookkeeping first (tools.md 1.2: Exit still gets its
+ * tool_result).
+ */
+#include "agent/ag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "luahost/lh.h"
+#include "mock/fx.h"
+#include "sandbox/sb.h"
+
+static void drain_cb(uv_idle_t *h);
+
+static void kick(struct ag_session *s)
+{
+	if (!s->idle_active && !s->finished) {
+		uv_idle_start(&s->idle, drain_cb);
+		s->idle_active = 1;
+	}
+}
+
+struct ag_session *ag_session_new(uv_loop_t *loop, const struct ag_options *opt,
+				  struct sl_clock *clock, struct jn *journal)
+{
+	struct ag_session *s = sl_xcalloc(1, sizeof *s);
+	s->loop = loop;
+	s->opt = *opt;
+	s->clock = clock;
+	s->journal = journal;
+	s->events = jv_arr();
+	s->next_agent_num = 1;
+	uv_idle_init(loop, &s->idle);
+	s->idle.data = s;
+	s->top = ag_agent_new(s, NULL, NULL, NULL);
+	return s;
+}
+
+static void agent_free(struct ag_agent *a)
+{
+	jv_unref(a->messages);
+	jv_unref(a->calls);
+	jv_unref(a->results);
+	jv_unref(a->last_text);
+	jv_unref(a->last_stop);
+	free(a->name);
+	free(a->result);
+	free(a->pool);
+	free(a->doneq);
+	free(a->await_id);
+	free(a->fatal);
+	free(a->pending ? a->pending->service : NULL);
+	free(a->pending);
+	free(a);
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+	agent_free(h->data);
+}
+
+void ag_session_free(struct ag_session *s)
+{
+	struct ag_agent *a = s->agents;
+	while (a) {
+		struct ag_agent *n = a->next_all;
+		if (a->task)
+			ag_tool_abort(a);
+		a->retry_timer.data = a;
+		uv_close((uv_handle_t *)&a->retry_timer, retry_closed);
+		a = n;
+	}
+	uv_close((uv_handle_t *)&s->idle, NULL);
+	uv_run(s->loop, UV_RUN_NOWAIT);
+	for (size_t i = 0; i < s->n_tools; i++) {
+		struct ag_tool *t = &s->tools[i];
+		free(t->name);
+		free(t->description);
+		free(t->owner);
+		free(t->source);
+		jv_unref(t->schema);
+		if (t->frontends)
+			for (char **f = t->frontends; *f; f++)
+				free(*f);
+		free(t->frontends);
+	}
+	free(s->tools);
+	if (s->tools_lua)
+		lh_free(s->tools_lua);
+	jv_unref(s->events);
+	free(s->q);
+	free(s->shutdown_msg);
+	free(s->llm_failure_msg);
+	free(s->runtime_error_msg);
+	free(s);
+}
+
+struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
+			      const char *name, const char *prompt)
+{
+	struct ag_agent *a = sl_xcalloc(1, sizeof *a);
+	a->sess = s;
+	a->parent = parent;
+	a->num = parent ? s->next_agent_num++ : 0;
+	snprintf(a->id, sizeof a->id, "agent-%d", a->num);
+	a->name = name ? sl_xstrdup(name) : NULL;
+	a->depth = parent ? parent->depth + 1 : 0;
+	a->state = AG_S_IDLE;
+	a->messages = jv_arr();
+	a->gen = s->gen;
+	uv_timer_init(s->loop, &a->retry_timer);
+	a->retry_timer.data = a;
+	a->next_all = s->agents;
+	s->agents = a;
+	(void)prompt;
+	return a;
+}
+
+/* ---- queue ---------------------------------------------------------------- */
+
+void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data)
+{
+	if (s->q_len == s->q_cap) {
+		size_t ncap = s->q_cap ? s->q_cap * 2 : 64;
+		struct ag_qev *nq = sl_xcalloc(ncap, sizeof *nq);
+		for (size_t i = 0; i < s->q_len; i++)
+			nq[i] = s->q[(s->q_head + i) % s->q_cap];
+		free(s->q);
+		s->q = nq;
+		s->q_cap = ncap;
+		s->q_head = 0;
+	}
+	s->q[(s->q_head + s->q_len) % s->q_cap] = (struct ag_qev){ a, event, data };
+	s->q_len++;
+	kick(s);
+}
+
+static int pop(struct ag_session *s, struct ag_qev *out)
+{
+	if (!s->q_len)
+		return 0;
+	*out = s->q[s->q_head];
+	s->q_head = (s->q_head + 1) % s->q_cap;
+	s->q_len--;
+	return 1;
+}
+
+static void apply_controls(struct ag_session *s);
+
+static void drain_cb(uv_idle_t *h)
+{
+	struct ag_session *s = h->data;
+	struct ag_qev e;
+	/* A bounded batch per loop turn keeps I/O callbacks flowing. */
+	for (int n = 0; n < 256 && pop(s, &e); n++) {
+		if (s->finished) {
+			jv_unref(e.data);
+			continue;
+		}
+		if (!fsm_find(&ag_agent_fsm, e.agent->state, e.event))
+			jv_unref(e.data); /* journaled by the runner; data unused */
+		fsm_step(&ag_agent_fsm, &e.agent->state, e.event, e.agent, e.data);
+	}
+	if (!s->q_len)
+		apply_controls(s);
+	if (!s->q_len && s->idle_active) {
+		uv_idle_stop(&s->idle);
+		s->idle_active = 0;
+	}
+}
+
+/* ---- events and journal -------------------------------------------------- */
+
+static struct jv *time_obj(struct ag_session *s)
+{
+	uint64_t logical;
+	int64_t wall;
+	sl_clock_read(s->clock, &logical, &wall);
+	struct jv *t = jv_obj();
+	jv_set(t, "logical", jv_int((int64_t)logical));
+	if (wall >= 0)
+		jv_set(t, "wall_ms", jv_int(wall));
+	return t;
+}
+
+void ag_emit(struct ag_session *s, const char *kind, struct jv *payload)
+{
+	struct jv *ev = jv_obj();
+	jv_set(ev, "seq", jv_int((int64_t)s->next_event_seq++));
+	jv_set(ev, "time", time_obj(s));
+	jv_set(ev, "kind", jv_str(kind));
+	if (payload) {
+		for (size_t i = 0; i < jv_len(payload); i++)
+			jv_set(ev, jv_key_at(payload, i), jv_ref(jv_val_at(payload, i)));
+		jv_unref(payload);
+	}
+	struct jv *body = jv_obj();
+	jv_set(body, "event", jv_ref(ev));
+	ag_journal(s, "event", body);
+	jv_push(s->events, ev);
+	if (s->frontend && s->frontend->ops->on_event)
+		s->frontend->ops->on_event(s->frontend, ev);
+}
+
+void ag_journal(struct ag_session *s, const char *entry, struct jv *body)
+{
+	if (s->journal)
+		jn_append(s->journal, entry, body);
+	jv_unref(body);
+}
+
+void ag_note(struct ag_session *s, const char *fmt, ...)
+{
+	struct sl_buf b;
+	va_list ap;
+	sl_buf_init(&b);
+	va_start(ap, fmt);
+	sl_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	struct jv *body = jv_obj();
+	jv_set(body, "message", jv_strn(b.p ? b.p : "", b.len));
+	ag_journal(s, "lifecycle", body);
+	SL_INFO("session", "%s", b.p ? b.p : "");
+	sl_buf_free(&b);
+}
+
+void ag_script_failure(struct ag_session *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s->fixture)
+		fx_fail(s->fixture, "%s", msg);
+	ag_note(s, "script failure: %s", msg);
+	s->script_failure = 1;
+	/* Ends the session at once (replay.md 8). */
+	ag_request_shutdown(s, NULL);
+}
+
+void ag_frontend_error(struct ag_session *s, const char *message)
+{
+	struct jv *p = jv_obj();
+	jv_set(p, "context", jv_str("frontend"));
+	jv_set(p, "message", jv_str(message));
+	ag_emit(s, "error", p);
+	if (!s->runtime_error) {
+		s->runtime_error = 1;
+		s->runtime_error_msg = sl_xstrdup(message);
+	}
+	ag_request_shutdown(s, NULL);
+}
+
+/* ---- session start, input, controls --------------------------------------- */
+
+void ag_session_start(struct ag_session *s, const struct jv *access_report)
+{
+	struct jv *p = jv_obj();
+	jv_set(p, "harness_id", jv_str(s->opt.harness_id));
+	jv_set(p, "workspace", jv_str(s->opt.workspace));
+	jv_set(p, "sandbox", jv_str(s->opt.sandbox_kind));
+	jv_set(p, "llm", jv_str(s->backend->id));
+	ag_emit(s, "harness_started", p);
+	p = jv_obj();
+	jv_set(p, "report", access_report ? jv_copy(access_report) : jv_obj());
+	ag_emit(s, "access_report_updated", p);
+	ag_emit(s, "awaiting_input", NULL);
+	s->input_requests++;
+	s->frontend->ops->want_input(s->frontend);
+}
+
+void ag_user_input(struct ag_session *s, const char *text, const char *client_id,
+		   const char *client_name)
+{
+	if (s->shutdown || (s->top->state != AG_S_IDLE && s->top->state != AG_S_DONE))
+		return;
+	struct jv *p = jv_obj();
+	if (client_id)
+		jv_set(p, "client_id", jv_str(client_id));
+	if (client_name)
+		jv_set(p, "client_name", jv_str(client_name));
+	jv_set(p, "text", jv_str(text));
+	ag_emit(s, "user_prompt", p);
+	ag_post(s, s->top, AG_E_USER_MSG, jv_str(text));
+}
+
+void ag_request_shutdown(struct ag_session *s, const char *message)
+{
+	if (s->shutdown)
+		return;
+	s->shutdown = 1;
+	s->shutdown_msg = message ? sl_xstrdup(message) : NULL;
+	kick(s);
+}
+
+void ag_request_interrupt(struct ag_session *s)
+{
+	struct jv *cmd = jv_obj(), *body = jv_obj();
+	jv_set(cmd, "command", jv_str("interrupt"));
+	jv_set(body, "command", cmd);
+	ag_journal(s, "frontend_command", body);
+	if (s->shutdown)
+		return;
+	s->gen++;
+	s->interrupting = 1;
+	kick(s);
+}
+
+static void finish_session(struct ag_session *s)
+{
+	/* Every live subagent gets its agent_completed bottom-up (ours,
+	 * subagents.md 6), then agent-0 stops. */
+	ag_sub_cancel_pool(s->top, AG_OUT_SHUTDOWN, 1);
+	fsm_step(&ag_agent_fsm, &s->top->state, AG_E_SHUTDOWN, s->top, NULL);
+	const char *msg = s->shutdown_msg;
+	if (s->llm_failure || s->script_failure)
+		msg = NULL;
+	struct jv *p = jv_obj();
+	if (msg)
+		jv_set(p, "message", jv_str(msg));
+	ag_emit(s, "shutdown", p);
+	s->finished = 1;
+	if (s->frontend->ops->finish)
+		s->frontend->ops->finish(s->frontend, s->script_failure ? NULL : msg);
+	if (s->on_finished)
+		s->on_finished(s, s->on_finished_ud);
+}
+
+static void apply_controls(struct ag_session *s)
+{
+	if (s->finished)
+		return;
+	if (s->shutdown) {
+		finish_session(s);
+		return;
+	}
+	if (s->interrupting) {
+		s->interrupting = 0;
+		if (s->sandbox && s->sandbox->ops->interrupt)
+			s->sandbox->ops->interrupt(s->sandbox);
+		/* Every busy agent unwinds; completions of in-flight sandbox
+		 * calls arrive later as TOOL_DONE and see the new generation. */
+		for (struct ag_agent *a = s->agents; a; a = a->next_all)
+			if (a->gen != s->gen &&
+			    (a->state == AG_S_AWAIT_LLM || a->state == AG_S_RUN_TOOLS))
+				ag_post(s, a, AG_E_INTERRUPT, NULL);
+	}
+}

@@ -1,0 +1,256 @@
+/*
+ * Subagents (spec/subagents.md): Agent spawns a child agent that runs
+ * interleaved on the same loop; AwaitAgent collects it. A child's slot is
+ * held from spawn until it is collected or cancelled. Children never outlive
+ * their parent's turn: ag_sub_cancel_pool() reaps them depth-first, siblings
+ * by ascending number, emitting each agent_completed exactly once.
+ */
+#include "agent/ag.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *label(const struct ag_agent *c)
+{
+	return c->name ? c->name : c->id;
+}
+
+static void pool_add(struct ag_agent *p, struct ag_agent *c)
+{
+	if (p->n_pool == p->cap_pool) {
+		p->cap_pool = p->cap_pool ? p->cap_pool * 2 : 4;
+		p->pool = sl_xrealloc(p->pool, p->cap_pool * sizeof *p->pool);
+	}
+	p->pool[p->n_pool++] = c;
+}
+
+static int pool_remove(struct ag_agent *p, struct ag_agent *c)
+{
+	for (size_t i = 0; i < p->n_pool; i++)
+		if (p->pool[i] == c) {
+			memmove(&p->pool[i], &p->pool[i + 1],
+				(p->n_pool - i - 1) * sizeof *p->pool);
+			p->n_pool--;
+			return 1;
+		}
+	return 0;
+}
+
+static struct ag_agent *pool_find(struct ag_agent *p, const char *id)
+{
+	for (size_t i = 0; i < p->n_pool; i++)
+		if (!strcmp(p->pool[i]->id, id))
+			return p->pool[i];
+	return NULL;
+}
+
+static void release_slot(struct ag_agent *c)
+{
+	if (c->holds_slot) {
+		c->holds_slot = 0;
+		c->sess->live_slots--;
+	}
+}
+
+int ag_sub_spawn(struct ag_agent *caller, const struct jv *args, struct jv **result,
+		 struct sl_err *err)
+{
+	struct ag_session *s = caller->sess;
+	const char *prompt = jv_get_str(args, "prompt");
+	if (!prompt || !*prompt)
+		return sl_err_set(err, SL_EINVAL, "Agent requires a non-empty 'prompt' string");
+	if (caller->depth >= AG_MAX_DEPTH)
+		return sl_err_set(err, SL_ELIMIT, "subagent depth limit (%d) reached",
+				  AG_MAX_DEPTH);
+	if (s->live_slots >= AG_MAX_SLOTS)
+		return sl_err_set(err, SL_ELIMIT, "subagent concurrency limit (%d) reached",
+				  AG_MAX_SLOTS);
+	const char *name = jv_get_str(args, "name");
+	if (name && !*name)
+		name = NULL;
+	struct ag_agent *c = ag_agent_new(s, caller, name, prompt);
+	c->holds_slot = 1;
+	s->live_slots++;
+	c->gen = caller->gen;
+	c->child_state = AG_C_RUNNING;
+	struct jv *p = jv_obj();
+	jv_set(p, "parent", jv_str(caller->id));
+	jv_set(p, "agent", jv_str(c->id));
+	if (name)
+		jv_set(p, "name", jv_str(name));
+	jv_set(p, "prompt", jv_str(prompt));
+	ag_emit(s, "agent_spawned", p);
+	pool_add(caller, c);
+	ag_post(s, c, AG_E_USER_MSG, jv_str(prompt));
+	*result = jv_strf("Started subagent '%s' (%s). It runs in the background; collect "
+			  "it with AwaitAgent. Pass agent \"%s\" to wait for this one.",
+			  label(c), c->id, c->id);
+	return 0;
+}
+
+void ag_sub_emit_completed(struct ag_agent *c)
+{
+	if (c->completed_emitted)
+		return;
+	c->completed_emitted = 1;
+	struct jv *p = jv_obj();
+	jv_set(p, "agent", jv_str(c->id));
+	jv_set(p, "result", jv_str(c->result ? c->result : ""));
+	jv_set(p, "is_error", jv_bool(c->result_is_error));
+	ag_emit(c->sess, "agent_completed", p);
+}
+
+static void collect(struct ag_agent *caller, struct ag_agent *c, struct ag_pending *p)
+{
+	pool_remove(caller, c);
+	release_slot(c);
+	c->child_state = AG_C_COLLECTED;
+	struct jv *r = jv_obj();
+	jv_set(r, "content", jv_strf("Subagent '%s' (%s) finished.\n%s", label(c), c->id,
+				     c->result ? c->result : ""));
+	jv_set(r, "is_error", jv_bool(c->result_is_error));
+	free(caller->await_id);
+	caller->await_id = NULL;
+	ag_pending_finish(p, r, NULL, 0);
+}
+
+static struct ag_agent *first_finished(struct ag_agent *caller)
+{
+	for (size_t i = 0; i < caller->n_doneq; i++) {
+		struct ag_agent *c = caller->doneq[i];
+		if (c->child_state == AG_C_FINISHED && pool_find(caller, c->id)) {
+			memmove(&caller->doneq[i], &caller->doneq[i + 1],
+				(caller->n_doneq - i - 1) * sizeof *caller->doneq);
+			caller->n_doneq--;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int ag_sub_await(struct ag_agent *caller, const struct jv *args, struct ag_pending *p,
+		 struct sl_err *err)
+{
+	const char *id = jv_get_str(args, "agent");
+	if (id && !*id)
+		id = NULL;
+	if (id) {
+		struct ag_agent *c = pool_find(caller, id);
+		if (!c)
+			return sl_err_set(err, SL_ENOENT,
+					  "AwaitAgent: \"%s\" is not an outstanding subagent of this agent",
+					  id);
+		if (c->child_state == AG_C_FINISHED) {
+			collect(caller, c, p);
+			return 0;
+		}
+		caller->await_id = sl_xstrdup(id);
+		return 0; /* woken by ag_sub_child_ended */
+	}
+	if (!caller->n_pool)
+		return sl_err_set(err, SL_ENOENT, "AwaitAgent: no subagents are running");
+	struct ag_agent *c = first_finished(caller);
+	if (c) {
+		collect(caller, c, p);
+		return 0;
+	}
+	free(caller->await_id);
+	caller->await_id = NULL;
+	return 0;
+}
+
+/* A child's loop ended (outcome and result are set). */
+void ag_sub_child_ended(struct ag_agent *c)
+{
+	struct ag_session *s = c->sess;
+	struct ag_agent *parent = c->parent;
+	c->child_state = AG_C_FINISHED;
+	if (c->outcome == AG_OUT_INTERRUPTED || c->outcome == AG_OUT_SHUTDOWN) {
+		/* Emitted bottom-up once the whole tree has unwound. */
+		struct ag_agent *top = s->top;
+		if (top->state == AG_S_UNWIND && !ag_tree_active(top))
+			ag_post(s, top, AG_E_UNWOUND, NULL);
+		return;
+	}
+	ag_sub_cancel_pool(c, c->outcome, 1);
+	ag_sub_emit_completed(c);
+	if (!parent || c->child_state != AG_C_FINISHED)
+		return;
+	if (parent->n_doneq == parent->cap_doneq) {
+		parent->cap_doneq = parent->cap_doneq ? parent->cap_doneq * 2 : 4;
+		parent->doneq = sl_xrealloc(parent->doneq, parent->cap_doneq * sizeof *parent->doneq);
+	}
+	parent->doneq[parent->n_doneq++] = c;
+	struct ag_pending *p = parent->pending;
+	if (!p || !p->live || strcmp(p->service, "agent.await"))
+		return;
+	if (parent->await_id && strcmp(parent->await_id, c->id))
+		return;
+	struct ag_agent *got = parent->await_id ? c : first_finished(parent);
+	if (got) {
+		if (got == c)
+			for (size_t i = 0; i < parent->n_doneq; i++)
+				if (parent->doneq[i] == c) {
+					memmove(&parent->doneq[i], &parent->doneq[i + 1],
+						(parent->n_doneq - i - 1) * sizeof *parent->doneq);
+					parent->n_doneq--;
+					break;
+				}
+		collect(parent, got, p);
+	}
+}
+
+/* 1 while any descendant of a is still running. */
+int ag_tree_active(struct ag_agent *a)
+{
+	for (size_t i = 0; i < a->n_pool; i++) {
+		struct ag_agent *c = a->pool[i];
+		if ((c->state != AG_S_DONE && c->child_state == AG_C_RUNNING) ||
+		    ag_tree_active(c))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *cancel_text(enum ag_outcome why)
+{
+	switch (why) {
+	case AG_OUT_INTERRUPTED:
+		return "interrupted by the user";
+	case AG_OUT_SHUTDOWN:
+		return "session shutdown requested";
+	default:
+		return "cancelled (parent ended turn without collecting)";
+	}
+}
+
+/* Reaps a's outstanding children (subagents.md 7); returns how many got
+ * their agent_completed from this path. */
+int ag_sub_cancel_pool(struct ag_agent *a, enum ag_outcome why, int emit)
+{
+	int n = 0;
+	while (a->n_pool) {
+		struct ag_agent *c = a->pool[0];
+		ag_sub_cancel_pool(c, why, emit);
+		/* Stopped where it stood: model call dropped, tool abandoned. */
+		fsm_step(&ag_agent_fsm, &c->state, AG_E_SHUTDOWN, c, NULL);
+		if (!c->completed_emitted) {
+			if (c->child_state == AG_C_RUNNING || c->outcome == AG_OUT_INTERRUPTED ||
+			    c->outcome == AG_OUT_SHUTDOWN) {
+				free(c->result);
+				c->result = sl_xstrdup(cancel_text(why));
+				c->result_is_error = 1;
+			}
+			if (emit)
+				ag_sub_emit_completed(c);
+			n++;
+		}
+		c->child_state = AG_C_CANCELLED;
+		release_slot(c);
+		pool_remove(a, c);
+	}
+	a->n_doneq = 0;
+	if (n)
+		ag_note(a->sess, "%s: cancelled %d uncollected subagent(s)", a->id, n);
+	return n;
+}

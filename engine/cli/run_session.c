@@ -1,0 +1,448 @@
+/*
+ * Composition of one session (cli.md 4.5): fixture, --create, journal,
+ * risk scan, workspace attach, proxy, sandbox, frontend, tools, backend;
+ * then the loop; then the finish sequence and the exit code (cli.md 2,
+ * replay.md 8, costs.md 5).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/ag.h"
+#include "cli/cli.h"
+#include "cli/run.h"
+#include "frontends/fe.h"
+#include "luahost/lh.h"
+#include "mock/fx.h"
+#include "proxy/px.h"
+#include "sandbox/sb.h"
+#include "workspace/ws.h"
+
+#if __has_include("http/llm.h")
+#include "http/llm.h"
+#define RUN_HAVE_LLM 1
+#endif
+
+void run_opts_free(struct run_opts *o)
+{
+	run_config_free(&o->cfg);
+	pol_free(&o->pol);
+	free(o->lua_dir);
+	strv_free(o->read_allowlist);
+	strv_free(o->allowed_domains);
+	strv_free(o->allow_risky);
+	jv_unref(o->credentials);
+}
+
+struct run {
+	struct run_opts *o;
+	uv_loop_t loop;
+	struct sl_clock clock;
+	char *state, *journal_path, *harness_id;
+	struct jn *jn;
+	struct fx *fx;
+	struct px *px;
+	struct sb *sb;
+	struct fe *fe;
+	struct ag_session *s;
+	struct ag_backend backend;
+	struct ws_attachment att;
+	int attached;
+	uv_signal_t sigint, sigterm;
+	int signals;
+	char **cred_hosts;
+};
+
+static void note_cb(void *ud, const char *msg)
+{
+	struct run *r = ud;
+	struct jv *b = jv_obj();
+	jv_set(b, "message", jv_str(msg));
+	if (r->jn)
+		jn_append(r->jn, "lifecycle", b);
+	jv_unref(b);
+}
+
+static void record_cb(void *ud, const struct jv *rec)
+{
+	struct run *r = ud;
+	struct jv *b = jv_obj();
+	jv_set(b, "record", jv_copy(rec));
+	if (r->jn)
+		jn_append(r->jn, "network", b);
+	jv_unref(b);
+}
+
+static char *journal_path(struct run *r, struct sl_err *err)
+{
+	if (r->o->cfg.journal)
+		return sl_xstrdup(r->o->cfg.journal);
+	char *dir = sl_xasprintf("%s/journals", r->state);
+	if (sl_mkdir_p(dir, 0700, err)) {
+		free(dir);
+		return NULL;
+	}
+	char *p = sl_xasprintf("%s/%s.db", dir, r->harness_id);
+	struct stat st;
+	/* A pinned harness id under --deterministic takes a -N suffix
+	 * instead of refusing (decisions 36). */
+	for (int n = 1; r->o->deterministic && !stat(p, &st); n++) {
+		free(p);
+		p = sl_xasprintf("%s/%s-%d.db", dir, r->harness_id, n);
+	}
+	free(dir);
+	return p;
+}
+
+static void write_meta(struct run *r)
+{
+	struct run_opts *o = r->o;
+	struct jv *m = jv_obj();
+	jv_set(m, "harness_id", jv_str(r->harness_id));
+	jv_set(m, "harness_version", jv_str(SILO_VERSION));
+	jv_set(m, "config_summary",
+	       jv_strf("workspace=%s llm=%s/%s sandbox=%s frontend=%s", o->cfg.workspace,
+		       o->cfg.llm, o->cfg.model ? o->cfg.model : "", o->cfg.sandbox, o->cfg.frontend));
+	if (o->pol.n_files) {
+		struct pol_file *last = &o->pol.files[o->pol.n_files - 1];
+		jv_set(m, "policy_path", jv_str(last->path));
+		jv_set(m, "policy_sha256", jv_str(last->sha256));
+		struct jv *all = jv_arr();
+		for (size_t i = 0; i < o->pol.n_files; i++) {
+			struct jv *f = jv_obj();
+			jv_set(f, "path", jv_str(o->pol.files[i].path));
+			jv_set(f, "sha256", jv_str(o->pol.files[i].sha256));
+			jv_push(all, f);
+		}
+		jv_set(m, "policies", all);
+	}
+	jn_append(r->jn, "meta", m);
+	jv_unref(m);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct run *r = h->data;
+	if (r->s)
+		ag_request_shutdown(r->s, signum == SIGINT ? "interrupted by signal"
+							   : "terminated by signal");
+}
+
+static void finished_cb(struct ag_session *s, void *ud)
+{
+	struct run *r = ud;
+	if (r->signals) {
+		uv_signal_stop(&r->sigint);
+		uv_signal_stop(&r->sigterm);
+	}
+}
+
+static void sb_stopped(void *ud)
+{
+	*(int *)ud = 1;
+}
+
+/* Step 8: each stop attempted even if another failed. */
+static void teardown(struct run *r)
+{
+	if (r->fe && r->fe->ops->free)
+		r->fe->ops->free(r->fe);
+	r->fe = NULL;
+	if (r->sb) {
+		int done = 0;
+		if (r->sb->ops->shutdown)
+			r->sb->ops->shutdown(r->sb, sb_stopped, &done);
+		else
+			done = 1;
+		while (!done && uv_run(&r->loop, UV_RUN_ONCE))
+			;
+		sb_free(r->sb);
+		r->sb = NULL;
+	}
+	if (r->px) {
+		px_stop(r->px, NULL, NULL);
+		uv_run(&r->loop, UV_RUN_NOWAIT);
+		px_free(r->px);
+		r->px = NULL;
+	}
+	if (r->attached) {
+		struct sl_err err = { 0 };
+		if (ws_detach(r->state, &r->att, &err))
+			note_cb(r, err.msg);
+		ws_attachment_free(&r->att);
+		r->attached = 0;
+	}
+	note_cb(r, "shutdown");
+}
+
+static const char *const *cstrv(char **v)
+{
+	return (const char *const *)v;
+}
+
+static int start_components(struct run *r, struct sl_err *err)
+{
+	struct run_opts *o = r->o;
+	const char *kind = o->cfg.sandbox;
+	if (!strcmp(kind, "auto")) {
+		kind = "native"; /* cli.md 4.3; sb_new refuses when it cannot run */
+		fprintf(stderr, "sandbox: native\n");
+	}
+	size_t nc = jv_len(o->credentials);
+	r->cred_hosts = sl_xcalloc(nc + 1, sizeof(char *));
+	for (size_t i = 0; i < nc; i++)
+		r->cred_hosts[i] = sl_xstrdup(jv_get_str(jv_at(o->credentials, i), "host"));
+
+	struct px_config pc = { 0 };
+	pc.allowed_domains = cstrv(o->allowed_domains);
+	pc.tunnel_domains = cstrv(o->pol.tunnel_domains);
+	pc.mock = o->mock_proxy || !strcmp(kind, "mock");
+	pc.record = record_cb;
+	pc.note = note_cb;
+	pc.record_ud = r;
+	struct px_credential *pcs = sl_xcalloc(nc + 1, sizeof *pcs);
+	for (size_t i = 0; i < nc; i++) {
+		const struct jv *c = jv_at(o->credentials, i);
+		pcs[i] = (struct px_credential){ jv_get_str(c, "host"), jv_get_str(c, "header"),
+						 jv_get_str(c, "env"), jv_get_str(c, "format") };
+		if (!getenv(pcs[i].env)) {
+			sl_err_set(err, SL_EINVAL,
+				   "credential for %s: environment variable %s is not set",
+				   pcs[i].host, pcs[i].env);
+			free(pcs);
+			return SL_EINVAL;
+		}
+	}
+	pc.credentials = pcs;
+	pc.n_credentials = nc;
+	pc.hosts = o->pol.hosts;
+	pc.upstream_ca = o->pol.upstream_ca;
+	r->px = px_new(&r->loop, &pc, err);
+	if (!r->px || px_start(r->px, err)) {
+		free(pcs);
+		return SL_EIO;
+	}
+	free(pcs);
+
+	struct sb_config sc = { 0 };
+	sc.kind = kind;
+	sc.workspace = r->attached ? r->att.mount : o->cfg.workspace;
+	sc.read_allowlist = cstrv(o->read_allowlist);
+	sc.allowed_domains = cstrv(o->allowed_domains);
+	sc.credential_hosts = cstrv(r->cred_hosts);
+	sc.tunnel_domains = cstrv(o->pol.tunnel_domains);
+	sc.proxy_addr = pc.mock ? NULL : px_addr(r->px);
+	sc.proxy_ca_pem = px_ca_pem(r->px);
+	sc.notes = r->attached ? cstrv(r->att.notes) : NULL;
+	sc.deterministic = o->deterministic;
+	r->sb = sb_new(&r->loop, &sc, err);
+	if (!r->sb)
+		return SL_EUNAVAIL;
+	r->sb->note = note_cb;
+	r->sb->note_ud = r;
+	if (r->fx && !strcmp(kind, "mock"))
+		sb_mock_set_fixture(r->sb, r->fx);
+	if (r->sb->ops->start(r->sb, err))
+		return SL_EUNAVAIL;
+	return 0;
+}
+
+static int make_backend(struct run *r, struct sl_err *err)
+{
+	struct run_opts *o = r->o;
+	ag_backend_init(&r->backend, o->cfg.llm, o->cfg.model, err);
+	if (o->cfg.has_pricing) {
+		r->backend.rate_in = o->cfg.price_in;
+		r->backend.rate_out = o->cfg.price_out;
+	}
+	if (!strcmp(o->cfg.llm, "mock"))
+		return 0;
+#ifdef RUN_HAVE_LLM
+	r->backend.llm = llm_new(&r->loop, o->cfg.llm, o->cfg.model, o->cfg.base_url,
+				 o->cfg.api_key_env, o->lua_dir, err);
+	if (!r->backend.llm)
+		return SL_EINVAL;
+	free(r->backend.id);
+	r->backend.id = sl_xstrdup(llm_id(r->backend.llm));
+	if (!o->cfg.has_pricing)
+		ag_pricing_pick(llm_pricing(r->backend.llm), o->cfg.model, &r->backend.rate_in,
+				&r->backend.rate_out);
+	return 0;
+#else
+	return sl_err_set(err, SL_EUNAVAIL, "the %s backend is not built in", o->cfg.llm);
+#endif
+}
+
+static int exit_code(struct run *r)
+{
+	struct ag_session *s = r->s;
+	if (r->fx && (r->fx->failure || !fx_all_consumed(r->fx))) {
+		struct sl_buf sum;
+		sl_buf_init(&sum);
+		fx_summary(r->fx, &sum);
+		fprintf(stderr, "silo: script failure: %s; remaining: %s\n",
+			r->fx->failure ? r->fx->failure : "script entries left unconsumed",
+			sum.p ? sum.p : "");
+		sl_buf_free(&sum);
+		return 4;
+	}
+	if (s && s->llm_failure) {
+		fprintf(stderr, "silo: session ended by LLM failure: %s\n", s->llm_failure_msg);
+		return 3;
+	}
+	if (s && s->runtime_error) {
+		fprintf(stderr, "silo: %s\n", s->runtime_error_msg);
+		return 1;
+	}
+	return 0;
+}
+
+int run_session(struct run_opts *o)
+{
+	struct run r = { .o = o };
+	struct sl_err err = { 0 };
+	int rc = 1;
+	uv_loop_init(&r.loop);
+	r.clock.fake = o->deterministic;
+	char id[13];
+	sl_random_id(id);
+	r.harness_id = sl_xstrdup(o->cfg.harness_id ? o->cfg.harness_id : id);
+	if (o->script && !(r.fx = fx_load(o->script, o->lua_dir, &err)))
+		goto fail;
+	if (!(r.state = cli_state_dir(&err)))
+		goto fail;
+	if (o->create) {
+		char **warns = NULL;
+		if (ws_lock(r.state, o->cfg.workspace,
+			    o->deterministic ? WS_STRATEGY_DIRECTORY : WS_STRATEGY_AUTO, &warns, &err))
+			goto fail;
+		for (char **w = warns; w && *w; w++)
+			fprintf(stderr, "warning: %s\n", *w);
+		strv_free(warns);
+	}
+	if (!(r.journal_path = journal_path(&r, &err)))
+		goto fail;
+	if (!(r.jn = jn_open(r.journal_path, &r.clock, &err)))
+		goto fail;
+	write_meta(&r);
+	note_cb(&r, "harness starting");
+	if (pol_risk_check(o->read_allowlist, o->allow_risky, getenv("HOME"), r.state, &err) ||
+	    pol_journal_check(r.journal_path, o->read_allowlist, &err))
+		goto fail_journal;
+	if (ws_attach(r.state, o->cfg.workspace, r.harness_id, (int)getpid(), 0, &r.att, &err))
+		goto fail_journal;
+	r.attached = 1;
+	if (start_components(&r, &err) || make_backend(&r, &err))
+		goto fail_started;
+
+	struct jv *report = r.sb->ops->access_report(r.sb);
+	if (o->print_access) {
+		char *txt = jv_to_string(report, JV_EMIT_PRETTY);
+		printf("%s\n", txt);
+		free(txt);
+		jv_unref(report);
+		rc = 0;
+		goto stop;
+	}
+	char *sysprompt = o->cfg.system_prompt ? sl_xstrdup(o->cfg.system_prompt)
+					       : ag_system_prompt(report);
+	struct ag_options ao = {
+		.harness_id = r.harness_id,
+		.workspace = o->cfg.workspace,
+		.workspace_mount = jv_get_str(report, "workspace_mount"),
+		.scratch = jv_get_str(report, "scratch_dir"),
+		.sandbox_kind = o->cfg.sandbox,
+		.frontend_kind = o->cfg.frontend,
+		.lua_dir = o->lua_dir,
+		.system_prompt = sysprompt,
+		.max_tokens = o->cfg.max_tokens > 0 ? (uint32_t)o->cfg.max_tokens : 8192,
+		.has_quota_tokens = o->has_quota_tokens,
+		.has_quota_usd = o->has_quota_usd,
+		.quota_tokens = o->quota_tokens,
+		.quota_usd = o->quota_usd,
+		.deterministic = o->deterministic,
+		.headless = !strcmp(o->cfg.frontend, "headless"),
+	};
+	r.s = ag_session_new(&r.loop, &ao, &r.clock, r.jn);
+	r.s->sandbox = r.sb;
+	r.s->fixture = r.fx;
+	r.s->policy = &o->pol;
+	r.s->backend = &r.backend;
+	r.s->on_finished = finished_cb;
+	r.s->on_finished_ud = &r;
+	if (!strcmp(o->cfg.frontend, "headless"))
+		r.fe = fe_headless_new(r.s, o->cfg.prompt);
+	else if (!strcmp(o->cfg.frontend, "mock"))
+		r.fe = fe_mock_new(r.s, r.fx);
+	else
+		sl_err_set(&err, SL_EUNAVAIL, "the interactive frontend is not built yet; use "
+					      "--frontend headless --prompt TEXT");
+	if (!r.fe || ag_tools_load(r.s, &err)) {
+		jv_unref(report);
+		free(sysprompt);
+		goto fail_session;
+	}
+	r.s->frontend = r.fe;
+	if (!o->deterministic) {
+		uv_signal_init(&r.loop, &r.sigint);
+		uv_signal_init(&r.loop, &r.sigterm);
+		r.sigint.data = r.sigterm.data = &r;
+		uv_signal_start(&r.sigint, on_signal, SIGINT);
+		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+		r.signals = 1;
+	}
+	ag_session_start(r.s, report);
+	jv_unref(report);
+	uv_run(&r.loop, UV_RUN_DEFAULT);
+	free(sysprompt);
+	teardown(&r);
+	rc = exit_code(&r);
+	goto done;
+
+fail_session:
+	fprintf(stderr, "silo: %s\n", err.msg);
+	teardown(&r);
+	rc = 1;
+	goto done;
+stop:
+	teardown(&r);
+	goto done;
+fail_started:
+	fprintf(stderr, "silo: %s\n", err.msg);
+	teardown(&r);
+	rc = 1;
+	goto done;
+fail_journal:
+	fprintf(stderr, "silo: %s\n", err.msg);
+	note_cb(&r, err.msg);
+	rc = 1;
+	goto done;
+fail:
+	fprintf(stderr, "silo: %s\n", err.msg);
+	rc = 1;
+done:
+	if (r.s) {
+		if (r.signals) {
+			uv_close((uv_handle_t *)&r.sigint, NULL);
+			uv_close((uv_handle_t *)&r.sigterm, NULL);
+		}
+		ag_session_free(r.s);
+	}
+	if (r.jn) {
+		jn_close(r.jn);
+		fprintf(stderr, "journal: %s\n", r.journal_path);
+	}
+	ag_backend_deinit(&r.backend);
+	if (r.fx)
+		fx_free(r.fx);
+	lh_secrets_wipe();
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	uv_loop_close(&r.loop);
+	strv_free(r.cred_hosts);
+	free(r.state);
+	free(r.journal_path);
+	free(r.harness_id);
+	return rc;
+}
