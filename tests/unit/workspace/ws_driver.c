@@ -3,7 +3,8 @@
  * the silo binary does not route that command yet: `test_workspace
  * workspace lock DIR` runs ws_cli() with the state directory of
  * LLMDEVSILO_STATE_DIR (or ~/.llmdevsilo) and exits before the TAP runner
- * starts. The integration scripts prefer the real binary when it works.
+ * starts. `test_workspace attach PATH PID [shell]` attaches a process and
+ * prints the mount path (what `silo run` does). The integration scripts prefer the real binary when it works.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ __attribute__((constructor)) static void ws_driver(void)
 	for (size_t i = 0; i < n && argc < 255; i += strlen(buf + i) + 1)
 		argv[argc++] = buf + i;
 	argv[argc] = NULL;
-	if (argc < 2 || strcmp(argv[1], "workspace"))
+	if (argc < 2 || (strcmp(argv[1], "workspace") && strcmp(argv[1], "attach")))
 		return;
 	const char *st = getenv("LLMDEVSILO_STATE_DIR");
 	char *home = NULL;
@@ -35,7 +36,25 @@ __attribute__((constructor)) static void ws_driver(void)
 		sprintf(home, "%s/.llmdevsilo", h ? h : "");
 		st = home;
 	}
-	int rc = ws_cli(st, argc - 1, argv + 1);
+	int rc;
+	if (!strcmp(argv[1], "attach")) {
+		/* attach PATH PID [shell]: records the attachment, prints the mount */
+		struct ws_attachment a;
+		struct sl_err err = { 0 };
+		if (argc < 4) {
+			fprintf(stderr, "usage: attach PATH PID [shell]\n");
+			exit(2);
+		}
+		rc = ws_attach(st, argv[2], "test-harness", atoi(argv[3]), argc > 4, &a, &err);
+		if (rc)
+			fprintf(stderr, "silo: %s\n", err.msg);
+		else
+			printf("%s\n", a.mount);
+		ws_attachment_free(&a);
+		rc = rc ? 1 : 0;
+	} else {
+		rc = ws_cli(st, argc - 1, argv + 1);
+	}
 	fflush(stdout);
 	free(home);
 	exit(rc);
