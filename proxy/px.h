@@ -48,6 +48,9 @@ struct px *px_new(uv_loop_t *loop, const struct px_config *cfg, struct sl_err *e
 int px_start(struct px *px, struct sl_err *err);
 const char *px_addr(const struct px *px);      /* "127.0.0.1:port" once started */
 const char *px_ca_pem(const struct px *px);    /* session CA certificate, PEM */
+/* The dummy value the sandbox gets for placeholder `env` (decisions 31),
+ * or NULL when env is not a configured placeholder. Borrowed. */
+const char *px_placeholder_value(const struct px *px, const char *env);
 void px_stop(struct px *px, void (*done)(void *ud), void *ud);
 void px_free(struct px *px);
 

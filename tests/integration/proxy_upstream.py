@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Test upstream for the proxy tests and benchmark: HTTP on one port and
+HTTPS on another, run inside a network namespace the test creates.
+
+Paths: /echo (request line + headers as JSON), /big?n=N (N bytes),
+/chunked (chunked body), /body (POST: length + sha256 of the body),
+/reset (abrupt RST), anything else: 200 "ok".
+Usage: proxy_upstream.py ADDR HTTP_PORT HTTPS_PORT CERT KEY
+"""
+import hashlib
+import json
+import socket
+import ssl
+import struct
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BIG = b"x" * (1 << 20)
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send_body(self, body, ctype="text/plain"):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n)
+
+    def do_GET(self):
+        path, _, query = self.path.partition("?")
+        if path == "/echo":
+            body = json.dumps({"line": self.requestline,
+                               "headers": [[k, v] for k, v in self.headers.items()]})
+            self.send_body(body.encode(), "application/json")
+        elif path == "/big":
+            n = int(query.split("=")[1]) if "=" in query else len(BIG)
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            while n > 0:
+                k = min(n, len(BIG))
+                self.wfile.write(BIG[:k])
+                n -= k
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"hello ", b"chunked ", b"world"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif path == "/reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        else:
+            self.send_body(b"ok\n")
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        data = self.read_body()
+        body = json.dumps({"len": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        self.send_body(body.encode(), "application/json")
+
+    do_PUT = do_POST
+
+
+class S(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+
+
+def main():
+    addr, hp, sp, cert, key = sys.argv[1:6]
+    plain = S((addr, int(hp)), H)
+    tls = S((addr, int(sp)), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    tls.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
