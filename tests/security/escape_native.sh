@@ -1,0 +1,228 @@
+#!/bin/bash
+# Escape attempts against the native sandbox (issue 3 security suite). Every
+# attempt runs INSIDE a fresh native sandbox (through the helper's exec op)
+# and must fail; host-side checks then verify that nothing leaked or
+# changed. Runs as root and, when possible, as the unprivileged `silotest`.
+set -u
+. "$(dirname "$0")/lib/sandbox.bash"
+sb_init
+sb_build_try
+
+T=$SB_T
+SECRET=silo-secret-$RANDOM$RANDOM$RANDOM
+export SILO_TEST_ENV_SECRET=silo-envsecret-$RANDOM$RANDOM
+mkdir -p "$T/home/.ssh" "$T/home/.aws" "$T/state/.llmdevsilo"
+echo "$SECRET" >"$T/home/.ssh/id_rsa"
+echo "aws_secret_access_key=$SECRET" >"$T/home/.aws/credentials"
+echo "$SECRET" >"$T/state/.llmdevsilo/token"
+chmod -R a+rX "$T/home" "$T/state" # readable on the host: only the sandbox hides them
+SECRET_B64=$(printf '%s\n' "$SECRET" | base64)
+
+# Host listeners that must never see a connection from inside.
+perl -MIO::Socket::INET -e '
+	$|=1; my $s = IO::Socket::INET->new(LocalAddr=>"127.0.0.1", LocalPort=>0, Listen=>8, ReuseAddr=>1) or die;
+	my $u = IO::Socket::INET->new(LocalAddr=>"127.0.0.1", LocalPort=>0, Proto=>"udp") or die;
+	print $s->sockport, " ", $u->sockport, "\n";
+	my $rin = ""; vec($rin, fileno($s), 1) = 1; vec($rin, fileno($u), 1) = 1;
+	while (1) { select(my $r = $rin, undef, undef, undef);
+		open my $f, ">>", $ARGV[0]; print $f "hit\n"; close $f;
+		if (vec($r, fileno($s), 1)) { my $c = $s->accept; close $c if $c }
+		if (vec($r, fileno($u), 1)) { my $b; $u->recv($b, 100) } }' "$T/hits" >"$T/ports" &
+LISTENER=$!
+ABSTRACT=silo-sec-$RANDOM$RANDOM
+perl -MIO::Socket::UNIX -e '
+	my $s = IO::Socket::UNIX->new(Local=>"\0".$ARGV[0], Listen=>4) or die;
+	my $p = IO::Socket::UNIX->new(Local=>$ARGV[1], Listen=>4) or die;
+	chmod 0777, $ARGV[1];
+	while (1) { my $rin = ""; vec($rin, fileno($s), 1) = 1; vec($rin, fileno($p), 1) = 1;
+		select(my $r = $rin, undef, undef, undef);
+		open my $f, ">>", $ARGV[2]; print $f "unix\n"; close $f;
+		my $c = vec($r, fileno($s), 1) ? $s->accept : $p->accept; close $c if $c }' \
+	"$ABSTRACT" "$T/host.sock" "$T/hits" &
+UNIXL=$!
+trap 'kill $LISTENER $UNIXL 2>/dev/null; sb_cleanup' EXIT
+for _ in $(seq 50); do [ -s "$T/ports" ] && [ -S "$T/host.sock" ] && break; sleep 0.1; done
+read -r TPORT UPORT <"$T/ports"
+[ -n "$TPORT" ] || sb_skip "cannot start host listeners"
+
+HOST_HOSTNAME=$(hostname)
+ROOT_OPTS=$(findmnt -n -o OPTIONS / 2>/dev/null || true)
+
+# blocked DESC ATTEMPT [ARGS]: try-syscall inside must report BLOCKED.
+blocked() {
+	local d=$1
+	shift
+	local out
+	out=$(sb_exec --workspace "$WS" -- /workspace/try-syscall "$@" 2>&1)
+	local rc=$?
+	if [ $rc = 0 ] && grep -q '^BLOCKED' <<<"$out" && ! grep -q "$SECRET" <<<"$out"; then
+		sb_ok "$d"
+	else
+		sb_notok "$d" "rc=$rc" "$out"
+	fi
+}
+
+# fails DESC SHELL-COMMAND: the command inside must exit non-zero and print
+# nothing of the secret.
+fails() {
+	local d=$1 out rc
+	out=$(sb_exec --workspace "$WS" -- sh -c "$2" 2>&1)
+	rc=$?
+	if [ $rc != 0 ] && ! grep -q -e "$SECRET" -e "$SILO_TEST_ENV_SECRET" <<<"$out"; then
+		sb_ok "$d"
+	else
+		sb_notok "$d" "rc=$rc" "$out"
+	fi
+}
+
+# works DESC SHELL-COMMAND: sanity checks that the sandbox is usable.
+works() {
+	local out
+	out=$(sb_exec --workspace "$WS" -- sh -c "$2" 2>&1)
+	if [ $? = 0 ]; then sb_ok "$1"; else sb_notok "$1" "$out"; fi
+}
+
+run_suite() {
+	WS=$T/ws-$SB_USER
+	mkdir -p "$WS"
+	cp "$T/try-syscall" "$WS/try-syscall"
+	chown -R "$SB_USER" "$WS"
+
+	works "sanity: a command runs in the workspace" 'test "$(pwd)" = /workspace && echo hi >/workspace/ok'
+	# secrets on the host
+	fails "read ~/.ssh/id_rsa of a fake HOME" "cat $T/home/.ssh/id_rsa"
+	fails "read ~/.aws/credentials" "cat $T/home/.aws/credentials"
+	fails "read the state directory" "cat $T/state/.llmdevsilo/token; ls $T/state"
+	fails "read /etc/shadow" "cat /etc/shadow"
+	fails "harness env secret in /proc/1/environ" "tr '\\0' '\\n' </proc/1/environ | grep -q silo-envsecret"
+	fails "harness env secret in any environment" "cat /proc/[0-9]*/environ | tr '\\0' '\\n' | grep -q silo-envsecret || env | grep -q silo-envsecret"
+	blocked "harness memory via /proc/<pid>/mem" open-read "/proc/$$/mem"
+	# writes outside
+	blocked "write into /usr" open-write /usr/sb-pwn
+	blocked "write into /etc" open-write /etc/sb-pwn
+	blocked "write into /" open-write /sb-pwn
+	blocked "write into the scratch dir itself" open-write /scratch/sb-pwn
+	blocked "write a host path outside the workspace" open-write /var/tmp/silo-sec-outside
+	# the sandbox's own /tmp is a private tmpfs: writing there is allowed
+	# and must not reach the host
+	works "write the sandbox's private /tmp" "echo x >$T/outside"
+	sb_check "host: nothing written outside" test ! -e "$T/outside" -a ! -e /usr/sb-pwn -a ! -e /sb-pwn -a ! -e /var/tmp/silo-sec-outside
+	# path tricks
+	fails "escape with .." "cat /workspace/../../..$T/home/.ssh/id_rsa"
+	fails "escape with a symlink" "ln -sf $T/home/.ssh/id_rsa /workspace/l1 && cat /workspace/l1"
+	rm -f "$WS/l1"
+	blocked "hardlink a file from outside the workspace" link /etc/passwd /workspace/hl
+	fails "escape via /proc/self/root" "cat /proc/self/root$T/home/.ssh/id_rsa"
+	fails "escape via /proc/1/root" "cat /proc/1/root$T/home/.ssh/id_rsa"
+	fails "inherited fds pointing outside" "ls -l /proc/1/fd/ /proc/self/fd/ | grep -- '-> /' | grep -v -e '-> /dev/' -e '-> /scratch' -e '-> /workspace' -e '-> /proc/'"
+	# symlink swapped between check and use, against the helper's read op
+	local out
+	out=$(sb_exec --workspace "$WS" --op exec --args \
+		'{"command":"setsid sh -c '"'"'i=0; while [ $i -lt 3000 ]; do ln -sfn '"$T"'/home/.ssh/id_rsa /workspace/race; echo benign >/workspace/race.f; mv -f /workspace/race.f /workspace/race; i=$((i+1)); done'"'"' </dev/null >/dev/null 2>&1 &","timeout_ms":5000}' \
+		$(for _ in $(seq 40); do printf -- '--op read --args {"path":"/workspace/race"} '; done) 2>&1)
+	if grep -q -e "$SECRET_B64" -e "$SECRET" <<<"$out"; then
+		sb_notok "symlink swapped between check and use" "$out"
+	else
+		sb_ok "symlink swapped between check and use"
+	fi
+	rm -f "$WS/race" "$WS/race.f"
+	# kernel interfaces
+	blocked "mount tmpfs" mount
+	blocked "bind mount over /usr" mount-bind
+	blocked "remount /usr read-write" remount-rw
+	blocked "umount the workspace" umount
+	blocked "unshare a user namespace" unshare-user
+	blocked "unshare a mount namespace" unshare-mount
+	blocked "clone a new user namespace" clone-newuser
+	fails "unshare(1) -U" "unshare -U true"
+	blocked "setns" setns
+	blocked "pivot_root" pivot_root
+	blocked "chroot" chroot
+	blocked "ptrace a process outside (the test's pid)" ptrace "$$"
+	blocked "keyctl" keyctl
+	blocked "add_key" add_key
+	blocked "bpf" bpf
+	blocked "perf_event_open" perf_event_open
+	blocked "io_uring_setup" io_uring_setup
+	blocked "io_uring_enter" io_uring_enter
+	blocked "ioctl TIOCSTI" tiocsti
+	blocked "ioctl TIOCSTI aliased with high bits" tiocsti-highbits
+	blocked "ioctl TIOCLINUX" tioclinux
+	blocked "raw IPv4 socket" raw-socket
+	blocked "raw IPv6 socket" raw-socket6
+	blocked "packet socket" packet-socket
+	blocked "packet datagram socket" packet-dgram
+	blocked "mknod a character device" mknod-char
+	blocked "mknod a block device" mknod-block
+	blocked "open the host disk /dev/vda" open-read /dev/vda
+	blocked "open /dev/mem" open-read /dev/mem
+	fails "see /sys" "ls /sys/class"
+	blocked "clock_settime" clock_settime
+	blocked "settimeofday" settimeofday
+	fails "date -s" "date -s '2001-01-01 00:00'"
+	blocked "sethostname" sethostname
+	blocked "reboot" reboot
+	blocked "swapon" swapon
+	blocked "init_module" init_module
+	blocked "kexec_load" kexec_load
+	blocked "userfaultfd" userfaultfd
+	blocked "open_by_handle_at" open_by_handle_at
+	blocked "x32 system call ABI" x32
+	blocked "no capabilities at all" caps
+	blocked "no_new_privs and seccomp in force" nnp
+	blocked "write /proc/sysrq-trigger" open-write /proc/sysrq-trigger
+	blocked "write /proc/sys/kernel/hostname" open-write /proc/sys/kernel/hostname
+	blocked "read /proc/kcore (masked)" open-read /proc/kcore
+	if [ "$SB_USER" != root ]; then
+		blocked "setuid(0)" setuid-root
+		cp "$T/try-syscall" "$WS/suid-try"
+		chown root:root "$WS/suid-try"
+		chmod 4755 "$WS/suid-try"
+		out=$(sb_exec --workspace "$WS" -- /workspace/suid-try euid 2>&1)
+		if grep -q '^BLOCKED' <<<"$out"; then sb_ok "setuid-root binary does not elevate"; else sb_notok "setuid-root binary does not elevate" "$out"; fi
+		rm -f "$WS/suid-try"
+	fi
+	# network
+	blocked "TCP to a host loopback listener" tcp 127.0.0.1 "$TPORT"
+	blocked "TCP to [::ffff:127.0.0.1]" tcp6 ::ffff:127.0.0.1 "$TPORT"
+	blocked "TCP to [::1]" tcp6 ::1 "$TPORT"
+	blocked "TCP to 10.0.0.1" tcp 10.0.0.1 80
+	blocked "TCP to 169.254.169.254" tcp 169.254.169.254 80
+	blocked "UDP to the host loopback listener" udp 127.0.0.1 "$UPORT"
+	blocked "UDP to 8.8.8.8:53" udp 8.8.8.8 53
+	blocked "ICMP echo to 8.8.8.8" icmp 8.8.8.8
+	fails "bash /dev/tcp to the host listener" "bash -c 'echo x >/dev/tcp/127.0.0.1/$TPORT'"
+	fails "curl without proxy variables (decimal IP)" "env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY curl -sS --max-time 3 http://2130706433:$TPORT/"
+	fails "curl without proxy variables (octal IP)" "env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY curl -sS --max-time 3 http://0177.0.0.1:$TPORT/"
+	fails "wget without proxy variables" "env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY wget -q -T 3 -t 1 -O- http://127.0.0.1:$TPORT/"
+	fails "DNS: getent hosts example.com" "getent hosts example.com"
+	blocked "host Unix socket by path" unix "$T/host.sock"
+	blocked "host abstract Unix socket" unix-abstract "$ABSTRACT"
+	blocked "D-Bus system socket" unix /run/dbus/system_bus_socket
+	blocked "Docker socket" unix /var/run/docker.sock
+	# leftovers
+	local mark=sbmark$RANDOM$RANDOM
+	sb_exec --workspace "$WS" -- sh -c "setsid sh -c 'sleep 300; : $mark' </dev/null >/dev/null 2>&1 & sleep 0.2" >/dev/null 2>&1
+	sleep 0.3
+	# the bracket keeps pgrep from matching its own command line
+	sb_check "no background child survives the sandbox" sh -c "! pgrep -f '[s]${mark#s}' >/dev/null"
+	sb_check "host listeners saw no connection" test ! -s "$T/hits"
+	sb_check "host hostname unchanged" test "$(hostname)" = "$HOST_HOSTNAME"
+}
+
+SB_USER=root
+run_suite
+if sb_have_user; then
+	SB_USER=silotest
+	run_suite
+else
+	echo "# no unprivileged user available: root only"
+fi
+if [ "$(id -u)" = 0 ]; then
+	SB_USER=host
+	sb_check "host / still writable (no plain remount)" sh -c "touch /.silo-sec-check && rm -f /.silo-sec-check"
+	sb_check "host / mount options unchanged" test "$(findmnt -n -o OPTIONS / 2>/dev/null || true)" = "$ROOT_OPTS"
+	sb_check "no sandbox mount leaked to the host" sh -c "! grep -q -e silo-scratch -e ' /workspace ' /proc/self/mountinfo"
+	sb_check "no scratch directory left behind" sh -c "[ -z \"\$(ls -A $TMPDIR)\" ]"
+fi
+sb_finish
