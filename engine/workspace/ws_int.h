@@ -151,6 +151,9 @@ int ws__restore_manifest(const char *root, const char *blobs, const struct ws_li
  * breaks hard links; fills cur. */
 int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress *pg,
 		      struct sl_err *err);
+/* renameat that also moves a directory lacking owner write permission
+ * (moving a directory rewrites its ".." entry), keeping its mode. */
+int ws__rename_at(int from, const char *name, int to);
 /* Removes a tree relative to dirfd without following symlinks. */
 int ws__rm_at(int dirfd, const char *name);
 

@@ -185,7 +185,7 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, WS_MARKER))
 			continue;
-		if (renameat(rfd, nm, dfd, nm) == 0) {
+		if (ws__rename_at(rfd, nm, dfd) == 0) {
 			if (++moved == 1)
 				ws__fault_point();
 			continue;
@@ -215,7 +215,7 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 			while (sd && !rc && (se = readdir(sd))) {
 				if (!strcmp(se->d_name, ".") || !strcmp(se->d_name, ".."))
 					continue;
-				if (renameat(sfd, se->d_name, dfd, se->d_name))
+				if (ws__rename_at(sfd, se->d_name, dfd))
 					rc = sl_err_set(err, SL_EIO, "cannot move into %s", data);
 				else if (ws__rm_at(rfd, se->d_name))
 					rc = sl_err_set(err, SL_EIO, "cannot remove %s/%s", root,
@@ -481,7 +481,7 @@ int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err)
 				continue;
 			if (fstatat(rfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				continue;
-			renameat(dirfd(dd), de->d_name, rfd, de->d_name);
+			ws__rename_at(dirfd(dd), de->d_name, rfd);
 		}
 		if (rfd >= 0)
 			close(rfd);

@@ -393,6 +393,29 @@ int ws__manifest_load(struct ws_db *d, const char *id, struct ws_list *l, struct
 	return rc;
 }
 
+int ws__rename_at(int from, const char *name, int to)
+{
+	if (renameat(from, name, to, name) == 0)
+		return 0;
+	struct stat st;
+	int e = errno;
+	if (e != EACCES || fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode) ||
+	    (st.st_mode & 0200)) {
+		errno = e;
+		return -1;
+	}
+	if (fchmodat(from, name, (st.st_mode & 07777) | 0200, 0))
+		return -1;
+	if (renameat(from, name, to, name)) {
+		e = errno;
+		fchmodat(from, name, st.st_mode & 07777, 0);
+		errno = e;
+		return -1;
+	}
+	fchmodat(to, name, st.st_mode & 07777, 0);
+	return 0;
+}
+
 int ws__rm_at(int dirfd, const char *name)
 {
 	struct stat st, pst;

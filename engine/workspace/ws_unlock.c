@@ -94,7 +94,7 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 				break;
 			}
 		}
-		if (renameat(dirfd(dd), nm, rfd, nm)) {
+		if (ws__rename_at(dirfd(dd), nm, rfd)) {
 			rc = sl_err_set(err, SL_EIO, "cannot move %s back: %s", nm, strerror(errno));
 			break;
 		}
