@@ -189,6 +189,11 @@ const char *tl_ca_pem(const struct tl_ca *ca)
 	return ca->pem;
 }
 
+mbedtls_pk_context *tl__ca_key(struct tl_ca *ca)
+{
+	return &ca->key;
+}
+
 mbedtls_pk_context *tl_ca_leaf_key(struct tl_ca *ca)
 {
 	return &ca->leaf_key;

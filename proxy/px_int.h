@@ -38,6 +38,8 @@ mbedtls_x509_crt *tl_leaf_chain(struct tl_leaf *l);
 void tl_leaf_put(struct tl_leaf *l);
 size_t tl_ca_count(const struct tl_ca *ca);
 size_t tl__san_der(const char *host, unsigned char *out);
+/* For the key-never-on-disk test only: the CA key inside this process. */
+mbedtls_pk_context *tl__ca_key(struct tl_ca *ca);
 
 /* ---- credentials (px_cred.c) ------------------------------------------ */
 struct px_secret {

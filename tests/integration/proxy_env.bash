@@ -14,7 +14,7 @@ pxt_init() {
 		exit 77
 	fi
 	if [ -z "$PXT_INNER" ]; then
-		PXT_INNER=1 exec unshare -n bash "$0" "$@"
+		PXT_INNER=1 exec unshare -n -m bash "$0" "$@"
 	fi
 	SILO_SRC=${SILO_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 	PXT_BIN=${PXT_PROXY_BIN:-}
@@ -98,4 +98,29 @@ pxt_done() {
 # curl through the proxy trusting the session CA.
 pcurl() {
 	curl -sS --max-time 10 --proxy "http://$PXT_ADDR" --cacert "$PXT_CA" "$@"
+}
+
+# Sends raw bytes (printf-style escapes in $1) to the proxy and prints
+# what comes back until the proxy closes or $2 seconds (default 5) pass.
+praw() {
+	python3 - "$PXT_ADDR" "$1" "${2:-5}" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+data = sys.argv[2].encode().decode("unicode_escape").encode("latin-1")
+s = socket.create_connection((host, int(port)))
+s.settimeout(float(sys.argv[3]))
+s.sendall(data)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except socket.timeout:
+    out += b"\n<timeout>"
+except ConnectionResetError:
+    out += b"\n<reset>"
+sys.stdout.write(out.decode("latin-1"))
+PY
 }
