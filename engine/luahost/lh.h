@@ -93,8 +93,12 @@ int lh_call_field(struct lh_state *st, int table_ref, const char *name,
 
 /* One coroutine running table_ref[fn_name](arg, ctx). done() is called
  * exactly once (possibly before lh_task_start returns) with the returned
- * value as JSON, or errmsg on a Lua error / budget / memory overrun. The
- * task frees itself after done returns. */
+ * value as JSON (a new reference owned by done; NULL when nothing was
+ * returned or on error), or errmsg on a Lua error / budget / memory
+ * overrun. The task frees itself after done returns. A function that
+ * returns `nil, e` (e not nil) delivers the array [null, e] (a backend's
+ * soft failure). lh_task_start returns NULL when the task has already
+ * finished (done was called). */
 struct lh_task;
 typedef void (*lh_task_done_fn)(void *ud, struct jv *result, const char *errmsg);
 struct lh_task *lh_task_start(struct lh_state *st, int table_ref, const char *fn_name,
@@ -109,5 +113,22 @@ int lh_secret_allow(const char *env_name, struct sl_err *err);
 /* Looks up a secret handle's value for header substitution in C (http). */
 const char *lh_secret_value(const char *env_name);
 void lh_secrets_wipe(void);
+/* (luahost) For engine/http: the env name of the secret handle at idx (NULL
+ * if it is not one) and its format ("{secret}" by default, e.g. "Bearer
+ * {secret}"); lh_secret_render returns the malloc'd header value with the
+ * secret substituted, NULL if not a handle or not allowed. */
+const char *lh_secret_check(lua_State *L, int idx, const char **format);
+char *lh_secret_render(lua_State *L, int idx);
+
+/* (luahost) Adds module `name` (silo.http, silo.ws) to every LH_BACKEND
+ * state created afterwards; opener pushes the module table. */
+void lh_register_backend_module(const char *name, lua_CFunction opener);
+
+/* For C modules of backend states (engine/http: silo.http, silo.ws),
+ * registered with lh_register_backend_module: pushes a function that, called
+ * in a task, converts its first argument to JSON, hands it to
+ * services.call(service) and yields until done, exactly like silo.helper.*
+ * (result, or nil + message). public_name appears in error messages. */
+void lh_push_service_fn(lua_State *L, const char *public_name, const char *service);
 
 #endif
