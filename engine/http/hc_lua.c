@@ -80,14 +80,7 @@ static void free_call(struct hc_call *c)
 	}
 	if (c->req)
 		hc_cancel(c->req);
-	for (size_t i = 0; i < c->nlines; i++) {
-		/* the rendered lines may hold a secret: wipe before free */
-		volatile char *p = c->lines[i];
-		while (*p)
-			*p++ = 0;
-		free(c->lines[i]);
-	}
-	free(c->lines);
+	hc_free_lines(c->lines, c->nlines); /* they may hold a secret */
 	free(c->redacted);
 	free(c->method);
 	free(c->url);
@@ -108,6 +101,77 @@ static int valid_token(const char *s)
 	return 1;
 }
 
+/* Checks and renders the header list at hidx (see hc_lua.h). */
+void hc_l_headers(lua_State *L, int hidx, const char *fn, char ***lines_out, size_t *n_out,
+		  char **redacted_out)
+{
+	int n = 0;
+	if (!lua_isnil(L, hidx) && !lua_istable(L, hidx))
+		luaL_error(L, "%s: headers must be a list of {name, value}", fn);
+	if (lua_istable(L, hidx))
+		n = (int)luaL_len(L, hidx);
+	if (n > HC_MAX_HEADERS)
+		luaL_error(L, "%s: more than %d headers", fn, HC_MAX_HEADERS);
+	/* Check everything before allocating, so a raise leaks nothing. */
+	for (int i = 1; i <= n; i++) {
+		lua_rawgeti(L, hidx, i);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "%s: header %d is not {name, value}", fn, i);
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		const char *name = lua_tostring(L, -2);
+		if (lua_type(L, -2) != LUA_TSTRING || !valid_token(name))
+			luaL_error(L, "%s: header %d has a bad name", fn, i);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			if (strpbrk(lua_tostring(L, -1), "\r\n"))
+				luaL_error(L, "%s: header %s holds a line break", fn, name);
+		} else if (!lh_secret_check(L, -1, NULL)) {
+			luaL_error(L, "%s: header %s must be a string or a silo.secret", fn, name);
+		}
+		lua_pop(L, 3);
+	}
+	struct sl_buf red;
+	sl_buf_init(&red);
+	char **lines = sl_xcalloc((size_t)n + 1, sizeof *lines);
+	size_t nl = 0;
+	for (int i = 1; i <= n; i++) {
+		lua_rawgeti(L, hidx, i);
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		const char *name = lua_tostring(L, -2);
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			lines[nl++] = sl_xasprintf("%s: %s", name, lua_tostring(L, -1));
+			sl_buf_printf(&red, "%s%s: %s", red.len ? ", " : "", name,
+				      lua_tostring(L, -1));
+		} else {
+			char *v = lh_secret_render(L, -1);
+			if (!v) {
+				/* unset variable: send nothing, the server says 401 */
+				sl_buf_printf(&red, "%s%s: [redacted, unset]", red.len ? ", " : "",
+					      name);
+			} else {
+				lines[nl++] = sl_xasprintf("%s: %s", name, v);
+				explicit_bzero(v, strlen(v));
+				free(v);
+				sl_buf_printf(&red, "%s%s: [redacted]", red.len ? ", " : "", name);
+			}
+		}
+		lua_pop(L, 3);
+	}
+	*lines_out = lines;
+	*n_out = nl;
+	*redacted_out = sl_buf_steal(&red);
+}
+
+void hc_free_lines(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		explicit_bzero(lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	free(lines);
+}
+
 /* start(t) -> id | raises on misuse (bad argument is a script bug). */
 static int hc_l_start(lua_State *L)
 {
@@ -115,7 +179,6 @@ static int hc_l_start(lua_State *L)
 	const char *url, *method = NULL, *body = NULL;
 	size_t body_len = 0;
 	lua_Integer timeout = 0;
-	int n = 0;
 	lua_getfield(L, 1, "url");
 	url = lua_tostring(L, -1);
 	if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
@@ -143,70 +206,21 @@ static int hc_l_start(lua_State *L)
 	int stream = lua_isfunction(L, -1);
 	if (!stream && !lua_isnil(L, -1))
 		return luaL_error(L, "silo.http.request: on_chunk must be a function");
-	lua_getfield(L, 1, "headers"); /* t url method body timeout on_chunk headers */
-	int hidx = lua_gettop(L);
-	if (!lua_isnil(L, hidx) && !lua_istable(L, hidx))
-		return luaL_error(L, "silo.http.request: headers must be a list of {name, value}");
-	if (lua_istable(L, hidx))
-		n = (int)luaL_len(L, hidx);
-	if (n > HC_MAX_HEADERS)
-		return luaL_error(L, "silo.http.request: more than %d headers", HC_MAX_HEADERS);
-	/* Check everything before allocating, so a raise leaks nothing. */
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, hidx, i);
-		if (!lua_istable(L, -1))
-			return luaL_error(L, "silo.http.request: header %d is not {name, value}", i);
-		lua_rawgeti(L, -1, 1);
-		lua_rawgeti(L, -2, 2);
-		const char *name = lua_tostring(L, -2);
-		if (lua_type(L, -2) != LUA_TSTRING || !valid_token(name))
-			return luaL_error(L, "silo.http.request: header %d has a bad name", i);
-		if (lua_type(L, -1) == LUA_TSTRING) {
-			if (strpbrk(lua_tostring(L, -1), "\r\n"))
-				return luaL_error(L, "silo.http.request: header %s holds a line break",
-						  name);
-		} else if (!lh_secret_check(L, -1, NULL)) {
-			return luaL_error(L, "silo.http.request: header %s must be a string or "
-					     "a silo.secret", name);
-		}
-		lua_pop(L, 3);
-	}
 	int parked = 0;
 	for (struct hc_call *c = calls; c; c = c->next)
 		parked++;
 	if (parked >= HC_MAX_PARKED)
 		return luaL_error(L, "silo.http.request: too many requests in flight");
+	lua_getfield(L, 1, "headers");
+	char **lines, *redacted;
+	size_t nlines;
+	hc_l_headers(L, lua_gettop(L), "silo.http.request", &lines, &nlines, &redacted);
 
 	struct hc_call *c = sl_xcalloc(1, sizeof *c);
-	struct sl_buf red;
-	sl_buf_init(&red);
 	sl_buf_init(&c->pending);
-	c->lines = sl_xcalloc((size_t)n + 1, sizeof *c->lines);
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, hidx, i);
-		lua_rawgeti(L, -1, 1);
-		lua_rawgeti(L, -2, 2);
-		const char *name = lua_tostring(L, -2);
-		if (lua_type(L, -1) == LUA_TSTRING) {
-			c->lines[c->nlines++] = sl_xasprintf("%s: %s", name, lua_tostring(L, -1));
-			sl_buf_printf(&red, "%s%s: %s", red.len ? ", " : "", name,
-				      lua_tostring(L, -1));
-		} else {
-			char *v = lh_secret_render(L, -1);
-			if (!v) {
-				/* unset variable: send nothing, the server says 401 */
-				sl_buf_printf(&red, "%s%s: [redacted, unset]", red.len ? ", " : "",
-					      name);
-			} else {
-				c->lines[c->nlines++] = sl_xasprintf("%s: %s", name, v);
-				memset(v, 0, strlen(v));
-				free(v);
-				sl_buf_printf(&red, "%s%s: [redacted]", red.len ? ", " : "", name);
-			}
-		}
-		lua_pop(L, 3);
-	}
-	c->redacted = sl_buf_steal(&red);
+	c->lines = lines;
+	c->nlines = nlines;
+	c->redacted = redacted;
 	c->id = next_id++;
 	if (next_id <= 0)
 		next_id = 1;

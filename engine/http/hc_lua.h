@@ -27,4 +27,13 @@ int hc_lua_service(struct hc *client, void *owner, const char *ca_file, struct j
  * waiting on one gets "cancelled". Used on cancel and free. */
 void hc_lua_cancel_owner(void *owner);
 
+/** For silo.http and silo.ws: checks the list of {name, value} at stack
+ * index hidx (raises "<fn>: ..." on misuse, before allocating) and renders
+ * it into "Name: value" lines, secret handles substituted (an unset secret
+ * leaves its header out). *redacted gets the same list for journal notes
+ * with secrets as [redacted]. Free lines with hc_free_lines (wipes). */
+void hc_l_headers(lua_State *L, int hidx, const char *fn, char ***lines, size_t *n,
+		  char **redacted);
+void hc_free_lines(char **lines, size_t n);
+
 #endif

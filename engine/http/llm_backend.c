@@ -18,6 +18,7 @@
 
 #include "http/hc.h"
 #include "http/hc_lua.h"
+#include "http/ws_lua.h"
 #include "luahost/lh.h"
 
 struct llm_call {
@@ -67,6 +68,9 @@ static int svc_call(void *ud, void *task_ctx, const char *service, struct jv *ar
 	struct llm *l = ud;
 	if (!strcmp(service, "http.wait"))
 		return hc_lua_service(l->hc, task_ctx, l->ca_file, args, done, token, note_fwd,
+				      l, err);
+	if (!strcmp(service, "ws.wait"))
+		return ws_lua_service(l->loop, task_ctx, l->ca_file, args, done, token, note_fwd,
 				      l, err);
 	jv_unref(args);
 	return sl_err_set(err, SL_EDENIED, "%s: not available to LLM backends", service);
@@ -130,6 +134,7 @@ struct llm *llm_new(uv_loop_t *loop, const char *backend_name, const char *model
 		return NULL;
 	}
 	hc_lua_register();
+	ws_lua_register();
 	struct llm *l = sl_xcalloc(1, sizeof *l);
 	l->loop = loop;
 	l->name = sl_xstrdup(backend_name);
@@ -292,6 +297,7 @@ static void task_done(void *ud, struct jv *result, const char *errmsg)
 	struct jv *resp, *err;
 	c->task = NULL;
 	hc_lua_cancel_owner(c); /* anything the script left behind */
+	ws_lua_cancel_owner(c);
 	classify(c->l, result, errmsg, &resp, &err);
 	if (!c->returned) {
 		/* Never call back from inside llm_complete: defer to the loop. */
@@ -357,6 +363,7 @@ static void cancel(struct llm_call *c)
 		c->task = NULL;
 	}
 	hc_lua_cancel_owner(c);
+	ws_lua_cancel_owner(c);
 	call_free(c);
 }
 

@@ -5,6 +5,9 @@ One program, three wire formats (--kind):
   anthropic  POST /v1/messages         (Messages API; SSE when "stream": true)
   openai     POST /v1/responses        (Responses API; SSE when "stream": true)
   local      POST /v1/chat/completions (chat completions; SSE) + GET /v1/models
+  realtime   GET /v1/realtime?model=M upgraded to a WebSocket (Realtime API,
+             text only: session.update, conversation.item.create,
+             response.create -> response.* events, response.done)
 
 The behaviour of one request is chosen by the model name, so a test needs
 no side channel:
@@ -31,7 +34,10 @@ header the expected key (--key) appeared. A wrong or missing key answers
 on stdout as "PORT <n>" once listening.
 """
 import argparse
+import base64
+import hashlib
 import json
+import os
 import socket
 import ssl
 import struct
@@ -133,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         key = ARGS.key
         leaks = []
         key_header = {"anthropic": "x-api-key", "openai": "authorization",
-                      "local": "authorization"}[ARGS.kind]
+                      "local": "authorization", "realtime": "authorization"}[ARGS.kind]
         for k, v in headers:
             if key and key in v and k != key_header:
                 leaks.append("header " + k)
@@ -152,6 +158,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.anthropic(body)
         if ARGS.kind == "openai":
             return self.openai(body)
+        if ARGS.kind == "realtime":
+            return self.realtime()
         return self.local(body)
 
     # --- errors in each provider's format -----------------------------------
@@ -362,6 +370,147 @@ class Handler(BaseHTTPRequestHandler):
            response=resp)
         self.end_stream()
 
+    # --- realtime (WebSocket) ---------------------------------------------------
+    def ws_send(self, obj, opcode=1):
+        data = json.dumps(obj).encode() if opcode == 1 else obj
+        n = len(data)
+        if n < 126:
+            head = struct.pack("!BB", 0x80 | opcode, n)
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+        self.wfile.write(head + data)
+        self.wfile.flush()
+
+    def ws_recv(self):
+        """One client message (unmasked) or None at close/EOF."""
+        while True:
+            h = self.rfile.read(2)
+            if len(h) < 2:
+                return None
+            op, n = h[0] & 0x0F, h[1] & 0x7F
+            if not h[1] & 0x80:
+                raise ValueError("client frame not masked")
+            if n == 126:
+                n = struct.unpack("!H", self.rfile.read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self.rfile.read(8))[0]
+            mask = self.rfile.read(4)
+            data = bytearray(self.rfile.read(n))
+            for i in range(n):
+                data[i] ^= mask[i & 3]
+            if op == 8:
+                self.ws_send(bytes(data[:2]) or b"\x03\xe8", opcode=8)
+                return None
+            if op == 9:
+                self.ws_send(bytes(data), opcode=10)
+                continue
+            if op == 1:
+                return data.decode()
+
+    def realtime(self):
+        from urllib.parse import urlparse, parse_qs
+        u = urlparse(self.path)
+        model = (parse_qs(u.query).get("model") or [""])[0]
+        sc = scenario(model)
+        if u.path != "/v1/realtime":
+            return self.error(404)
+        if sc.startswith("e") and sc[1:].isdigit():
+            return self.error(int(sc[1:]))
+        key = self.headers.get("sec-websocket-key", "")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.ws_send({"type": "session.created", "event_id": "ev_0",
+                      "session": {"type": "realtime", "object": "realtime.session",
+                                  "id": "sess_1", "model": model,
+                                  "output_modalities": ["audio"]}})
+        items = []
+        n = 0
+        while True:
+            text = self.ws_recv()
+            if text is None:
+                return
+            ev = json.loads(text)
+            log_request({"ws_event": ev, "key_leaks": ["ws event"] if ARGS.key and
+                         ARGS.key in text else []})
+            t = ev.get("type")
+            n += 1
+            if t == "session.update":
+                self.ws_send({"type": "session.updated", "event_id": "ev_%d" % n,
+                              "session": dict(ev.get("session") or {}, id="sess_1")})
+            elif t == "conversation.item.create":
+                item = dict(ev.get("item") or {}, id="item_%d" % n)
+                items.append(item)
+                self.ws_send({"type": "conversation.item.added", "event_id": "ev_%d" % n,
+                              "previous_item_id": None, "item": item})
+            elif t == "response.create":
+                return self.realtime_response(model, sc, items)
+
+    def realtime_response(self, model, sc, items):
+        after_tool = bool(items) and items[-1].get("type") == "function_call_output"
+        if sc == "streamerr":
+            self.ws_send({"type": "error", "event_id": "ev_e",
+                          "error": {"type": "server_error", "code": "server_is_overloaded",
+                                    "message": "The server is overloaded.", "param": None}})
+            return self.ws_recv()
+        self.ws_send({"type": "response.created", "event_id": "ev_r",
+                      "response": {"id": "resp_1", "object": "realtime.response",
+                                   "status": "in_progress", "output": []}})
+        status, details = "completed", None
+        if sc == "tool" and not after_tool:
+            out = {"id": "item_fc", "type": "function_call", "status": "completed",
+                   "name": "Read", "call_id": "call_1",
+                   "arguments": json.dumps({"path": "README.md"})}
+            self.ws_send({"type": "response.output_item.added", "response_id": "resp_1",
+                          "output_index": 0, "item": dict(out, arguments="")})
+            self.ws_send({"type": "response.function_call_arguments.delta",
+                          "response_id": "resp_1", "item_id": "item_fc", "output_index": 0,
+                          "call_id": "call_1", "delta": out["arguments"]})
+            self.ws_send({"type": "response.function_call_arguments.done",
+                          "response_id": "resp_1", "item_id": "item_fc", "output_index": 0,
+                          "call_id": "call_1", "arguments": out["arguments"]})
+        else:
+            text = {"max": "Partial", "long": "w" * ARGS.long_deltas}.get(
+                sc, "All done." if after_tool else "Hello from fake.")
+            if sc == "max":
+                status, details = "incomplete", {"type": "incomplete",
+                                                 "reason": "max_output_tokens"}
+            out = {"id": "item_msg", "type": "message", "status": "completed",
+                   "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+            self.ws_send({"type": "response.output_item.added", "response_id": "resp_1",
+                          "output_index": 0, "item": dict(out, content=[])})
+            step = 1 if sc == "long" else 5
+            for j in range(0, len(text), step):
+                self.ws_send({"type": "response.output_text.delta", "response_id": "resp_1",
+                              "item_id": "item_msg", "output_index": 0, "content_index": 0,
+                              "delta": text[j:j + step]})
+                if sc == "reset" and j >= 5:
+                    return self.reset()
+            self.ws_send({"type": "response.output_text.done", "response_id": "resp_1",
+                          "item_id": "item_msg", "output_index": 0, "content_index": 0,
+                          "text": text})
+        self.ws_send({"type": "response.output_item.done", "response_id": "resp_1",
+                      "output_index": 0, "item": out})
+        self.ws_send({"type": "response.done", "event_id": "ev_d", "response": {
+            "id": "resp_1", "object": "realtime.response", "status": status,
+            "status_details": details, "output": [out],
+            "usage": {"total_tokens": 340 + len(items), "input_tokens": 300 + len(items),
+                      "output_tokens": 40,
+                      "input_token_details": {"cached_tokens": 0, "text_tokens": 300,
+                                              "audio_tokens": 0},
+                      "output_token_details": {"text_tokens": 40, "audio_tokens": 0}}}})
+        # wait for the client's close
+        while self.ws_recv() is not None:
+            pass
+
     # --- chat completions (local) -------------------------------------------------
     def local(self, body):
         if self.command == "GET":
@@ -440,10 +589,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_stream()
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # clients that hang up (cancel, timeout tests) are not errors here
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, BrokenPipeError, OSError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kind", required=True, choices=["anthropic", "openai", "local"])
+    ap.add_argument("--kind", required=True,
+                    choices=["anthropic", "openai", "local", "realtime"])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--cert")
     ap.add_argument("--keyfile")
@@ -451,8 +612,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--long-deltas", type=int, default=20000)
     ARGS = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", ARGS.port), Handler)
     if ARGS.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(ARGS.cert, ARGS.keyfile)

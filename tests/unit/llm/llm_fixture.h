@@ -15,12 +15,12 @@
 #define FX_ANTHROPIC_KEY "sk-ant-test-K3Y-0123456789abcdef"
 #define FX_OPENAI_KEY "sk-openai-test-K3Y-fedcba9876543210"
 
-enum fx_kind { FX_ANTHROPIC, FX_OPENAI, FX_LOCAL, FX_NKINDS };
+enum fx_kind { FX_ANTHROPIC, FX_OPENAI, FX_LOCAL, FX_REALTIME, FX_NKINDS };
 
 /* Starts everything once per process; 0, or -1 when python3 / openssl are
  * missing (tests then skip with a note). */
 int fx_setup(void);
-const char *fx_url(enum fx_kind k);    /* https://127.0.0.1:<port> */
+const char *fx_url(enum fx_kind k);    /* https://127.0.0.1:<port> (realtime: wss://localhost:<port>) */
 const char *fx_lua_dir(void);
 const char *fx_src(void);
 /* The requests the server logged so far (array of {method, path, headers,
