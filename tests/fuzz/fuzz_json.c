@@ -6,6 +6,9 @@
  * same bytes also drive the UTF-8 and base64 helpers: lossy output is valid
  * UTF-8 and equals the input when that was valid; base64 round-trips and
  * an accepted decode re-encodes to the same text (one encoding per value).
+ * An input holding a NUL byte (never valid JSON) is also split there into
+ * two documents to check that equality is symmetric and that mutual subset
+ * match is the same as equality.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,9 +119,31 @@ static void check_text(const char *s, size_t n)
 	sl_buf_free(&d);
 }
 
+static void check_pair(const char *s, size_t n)
+{
+	const char *nul = memchr(s, 0, n);
+	if (!nul)
+		return;
+	size_t an = (size_t)(nul - s);
+	struct jv *a = jv_parse(s, an, NULL, NULL);
+	struct jv *b = jv_parse(nul + 1, n - an - 1, NULL, NULL);
+	if (a && b) {
+		int eq = jv_equal(a, b);
+		if (eq != jv_equal(b, a))
+			abort();
+		if (eq != (jv_subset(a, b) && jv_subset(b, a)))
+			abort();
+		if (eq && jv_type(a) != JV_OBJECT && !jv_subset(a, b))
+			abort();
+	}
+	jv_unref(a);
+	jv_unref(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_json((const char *)data, size);
+	check_pair((const char *)data, size);
 	check_text((const char *)data, size);
 	return 0;
 }
