@@ -555,7 +555,7 @@ static int relay_response(struct px_conn *c)
 				 rc ? e.msg : "protocol switch");
 			rq->jnote = "connect failed";
 			rq->allowed = 1;
-			c->up.eof = 1;
+			rq->resp_err = 1;
 			return moved;
 		}
 		px__ep_write(&c->cl, inp(&c->up), hl);
@@ -588,7 +588,7 @@ static int relay_response(struct px_conn *c)
 			if (r < 0) {
 				snprintf(rq->note, sizeof(rq->note), "bad chunked response: %s",
 					 e.msg);
-				c->up.eof = 1;
+				rq->resp_err = 1;
 				rq->keep_alive = 0;
 				return moved;
 			}
@@ -624,7 +624,8 @@ static int pump_relay(struct px_conn *c)
 		post(c, PX_E_DONE);
 		return 1;
 	}
-	if (c->up.eof && !avail(&c->up)) {
+	if (rq->resp_err || (c->up.eof && !avail(&c->up))) {
+		c->ureuse = 0;
 		post(c, PX_E_UP_ERR);
 		return 1;
 	}

@@ -154,7 +154,7 @@ struct px_req {                /* the request being served */
 	int body_done;
 	uint64_t bytes_sent, bytes_received;
 	int keep_alive, cred, status;
-	int resp_head_done, resp_done, resp_started;
+	int resp_head_done, resp_done, resp_started, resp_err;
 	enum px_body_kind rbody;
 	uint64_t rleft;
 	struct px_chunk rck;

@@ -73,12 +73,16 @@ pxt_proxy_stop() {
 	if [ -n "$PXT_PID" ]; then
 		kill -TERM "$PXT_PID" 2>/dev/null
 		wait "$PXT_PID" 2>/dev/null
+		local rc=$?
 		PXT_PID=
+		! grep -q -e 'Sanitizer' -e 'runtime error:' "$PXT_LOG" && [ $rc = 0 ]
+		ok $? "the proxy stops cleanly on SIGTERM (exit $rc, no sanitizer report)"
+		grep -e 'Sanitizer' -e 'runtime error:' -A30 "$PXT_LOG" | head -60 | sed 's/^/# /'
 	fi
 }
 
 pxt_cleanup() {
-	pxt_proxy_stop
+	[ -n "$PXT_PID" ] && kill -TERM "$PXT_PID" 2>/dev/null
 	[ -n "$PXT_UP_PID" ] && kill "$PXT_UP_PID" 2>/dev/null
 	ip netns pids "$PXT_NS" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns del "$PXT_NS" 2>/dev/null

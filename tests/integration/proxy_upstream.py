@@ -14,6 +14,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIG = b"x" * (1 << 20)
@@ -58,7 +59,7 @@ class H(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Length", str(n))
             self.end_headers()
-            while n > 0:
+            while n > 0 and self.command != "HEAD":
                 k = min(n, len(BIG))
                 self.wfile.write(BIG[:k])
                 n -= k
@@ -69,6 +70,12 @@ class H(BaseHTTPRequestHandler):
             for part in (b"hello ", b"chunked ", b"world"):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
+        elif path == "/garbage":
+            # not HTTP, and the connection stays open
+            self.wfile.write(b"SSH-2.0-garbage\r\n\r\n")
+            self.wfile.flush()
+            time.sleep(3)
+            self.close_connection = True
         elif path == "/reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Egress proxy TLS: interception with the session CA, SNI and Host that
+# differ from the CONNECT host (421, no fronting), non-TLS bytes in a
+# tunnel, a client that does not trust the CA, ALPN h2 offered, upstream
+# verification (untrusted CA, wrong name, a non-TLS port), passthrough
+# tunnel domains (never credentialed), and no UDP socket at all.
+source "$(dirname "$0")/proxy_env.bash"
+pxt_init "$@"
+export PXT_SECRET=tunnel-secret-0123456789
+pxt_proxy --allow-domain up.test --allow-domain other.test --allow-domain badname.test \
+	--allow-domain tun.test --allow-domain untrusted.test --tunnel-domain tun.test \
+	--hosts up.test=198.51.100.2 --hosts other.test=198.51.100.2 \
+	--hosts badname.test=198.51.100.2 --hosts tun.test=198.51.100.2 \
+	--hosts untrusted.test=198.51.100.2 \
+	--upstream-ca "up.test=$PXT_WORK/upca.pem" --upstream-ca "badname.test=$PXT_WORK/upca.pem" \
+	--inject-credential "tun.test:Authorization:PXT_SECRET"
+B=$PXT_WORK/body
+
+[ "$(pcurl -o "$B" -w '%{http_code}' https://up.test/echo)" = 200 ] && grep -q '"GET /echo HTTP/1.1"' "$B"
+ok $? "HTTPS through the proxy with the session CA"
+issuer=$(pcurl -o /dev/null -w '%{certs}' --write-out '' -v https://up.test/ 2>&1 | grep -i 'issuer:' | head -1)
+echo "$issuer" | grep -q 'silo session CA'; ok $? "the sandbox sees a leaf issued by the session CA"
+
+[ "$(pcurl -o "$B" -w '%{http_code}' -H 'Host: other.test' https://up.test/echo)" = 421 ]
+ok $? "Host header differing from the CONNECT host: 421"
+grep -q 'misdirected request' "$B"; ok $? "the 421 body explains the refusal"
+
+out=$(printf 'GET /echo HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n' |
+	timeout 10 openssl s_client -quiet -proxy "$PXT_ADDR" -connect up.test:443 \
+		-servername other.test -CAfile "$PXT_CA" 2>/dev/null)
+echo "$out" | grep -q '^HTTP/1.1 421'; ok $? "SNI differing from the CONNECT host: 421"
+
+out=$(praw 'CONNECT up.test:443 HTTP/1.1\r\nHost: up.test:443\r\n\r\nGET / HTTP/1.1\r\nHost: up.test\r\n\r\n')
+echo "$out" | grep -q '^HTTP/1.1 200' && ! echo "$out" | grep -q 'ok'
+ok $? "plain HTTP inside a CONNECT tunnel is not served"
+
+curl -sS --max-time 10 --proxy "http://$PXT_ADDR" https://up.test/ >/dev/null 2>&1
+[ $? = 60 ]; ok $? "a client without the session CA refuses the leaf"
+
+[ "$(pcurl --http2 -o /dev/null -w '%{http_code} %{http_version}' https://up.test/)" = "200 1.1" ]
+ok $? "ALPN h2 offered: http/1.1 is negotiated"
+out=$(echo | timeout 10 openssl s_client -proxy "$PXT_ADDR" -connect up.test:443 -alpn h2 \
+	-CAfile "$PXT_CA" 2>&1)
+! echo "$out" | grep -q 'ALPN protocol: h2'; ok $? "ALPN h2 only: h2 is never selected"
+
+[ "$(pcurl -o "$B" -w '%{http_code}' https://untrusted.test/)" = 502 ] &&
+	grep -q 'upstream error: upstream tls failed: certificate verify failed' "$B"
+ok $? "upstream certificate from an untrusted CA: 502 upstream tls failed"
+[ "$(pcurl -o "$B" -w '%{http_code}' https://badname.test/)" = 502 ] &&
+	grep -q 'upstream tls failed' "$B"
+ok $? "upstream certificate for another name: 502"
+[ "$(pcurl -o "$B" -w '%{http_code}' https://up.test:80/)" = 502 ] &&
+	grep -q 'upstream tls failed' "$B"
+ok $? "CONNECT to a non-TLS upstream port: 502 upstream tls failed"
+
+# passthrough: the client talks TLS to the upstream itself
+out=$(curl -sS --max-time 10 --proxy "http://$PXT_ADDR" --cacert "$PXT_WORK/upca.pem" \
+	https://tun.test/echo)
+echo "$out" | grep -q '"GET /echo HTTP/1.1"'; ok $? "tunnel domain: TLS passes through untouched"
+! echo "$out" | grep -q "$PXT_SECRET"; ok $? "tunnel domain: no credential injected"
+
+# no UDP path: the proxy owns no UDP socket
+pid=$PXT_PID
+n=$(ss -uanp 2>/dev/null | grep -c "pid=$pid,")
+t=$(ss -tlnp 2>/dev/null | grep -c "pid=$pid,")
+[ "$n" = 0 ] && [ "$t" -ge 1 ]; ok $? "the proxy has no UDP socket (QUIC has nowhere to go)"
+python3 -c "
+import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+h,p='$PXT_ADDR'.rsplit(':',1); s.sendto(b'\xc0'+b'\0'*1199,(h,int(p)))
+try: s.recvfrom(100); print('answered')
+except Exception: print('silent')" | grep -q silent
+ok $? "a QUIC-shaped datagram to the proxy port gets no answer"
+
+pxt_proxy_stop
+grep -q '"host":"up.test","port":443,"bytes_sent":0,"bytes_received":0,"allowed":false,"credential_injected":false,"note":"tls handshake failed"' "$PXT_LOG"
+ok $? "failed sandbox handshakes are journaled 'tls handshake failed'"
+grep -q '"host":"up.test","port":443,"method":"GET","path":"/echo",.*"note":"host mismatch"' "$PXT_LOG"
+ok $? "host mismatches are journaled 'host mismatch'"
+grep -q '"host":"untrusted.test".*"allowed":true.*"note":"upstream tls failed"' "$PXT_LOG"
+ok $? "upstream TLS failures are journaled allowed=true"
+grep -q '"host":"tun.test","port":443,.*"allowed":true,"credential_injected":false,"note":"tunnel"' "$PXT_LOG"
+ok $? "tunnels are journaled with note 'tunnel'"
+! grep -q "$PXT_SECRET" "$PXT_LOG" "$PXT_WORK/proxy.out"; ok $? "the secret is in no output"
+pxt_done
