@@ -75,6 +75,7 @@ static int usage(const char *msg)
 	return 2;
 }
 
+
 static int split_eq(char *arg, struct jv *obj)
 {
 	char *eq = strchr(arg, '=');
@@ -101,15 +102,28 @@ int cli_proxy_serve(int argc, char **argv)
 
 	allowed = push(allowed, &na, NULL), na = 0;
 	tunnel = push(tunnel, &nt, NULL), nt = 0;
-	for (int i = 1; i < argc; i++) {
+	/* argv holds the options only (the command words are consumed) */
+	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i];
 		char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(o, "--mock")) {
 			cfg.mock = 1;
 			continue;
 		}
+		static const char *const known[] = {
+			"--allow-domain", "--tunnel-domain", "--hosts", "--upstream-ca",
+			"--inject-credential", "--placeholder", "--ca-out", "--listen",
+			"--head-timeout-ms", "--idle-timeout-ms", NULL
+		};
+		int k = 0;
+		while (known[k] && strcmp(known[k], o))
+			k++;
+		if (!known[k]) {
+			fprintf(stderr, "silo debug proxy: unknown option %s\n", o);
+			goto out;
+		}
 		if (!v) {
-			rc = usage("missing value after an option");
+			fprintf(stderr, "silo debug proxy: %s needs a value\n", o);
 			goto out;
 		}
 		i++;
@@ -164,9 +178,6 @@ int cli_proxy_serve(int argc, char **argv)
 			head_ms = (unsigned)strtoul(v, NULL, 10);
 		} else if (!strcmp(o, "--idle-timeout-ms")) {
 			idle_ms = (unsigned)strtoul(v, NULL, 10);
-		} else {
-			fprintf(stderr, "silo debug proxy: unknown option %s\n", o);
-			goto out;
 		}
 	}
 	cfg.allowed_domains = (const char *const *)allowed;
