@@ -65,6 +65,9 @@ struct lh_state *lh_new(enum lh_kind kind, const struct lh_limits *lim,
 			struct sl_err *err);
 void lh_free(struct lh_state *st);
 lua_State *lh_L(struct lh_state *st);
+/* (luahost) Replaces the services of a state created without them (the
+ * policy state, whose extra tools run as tasks once the engine is up). */
+void lh_set_services(struct lh_state *st, const struct lh_services *svc);
 
 /* Loads a script file: a chunk in its own _ENV that must return a table
  * (decisions 1). Text only. Leaves nothing on the stack; returns a registry

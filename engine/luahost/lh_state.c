@@ -504,6 +504,17 @@ lua_State *lh_L(struct lh_state *st)
 	return st->L;
 }
 
+void lh_set_services(struct lh_state *st, const struct lh_services *svc)
+{
+	if (svc) {
+		st->svc = *svc;
+		st->has_svc = 1;
+	} else {
+		memset(&st->svc, 0, sizeof(st->svc));
+		st->has_svc = 0;
+	}
+}
+
 void lh_unref(struct lh_state *st, int ref)
 {
 	if (st && ref != LUA_NOREF && ref != LUA_REFNIL)
