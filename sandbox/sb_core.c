@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,11 @@ struct sb *sb_new(uv_loop_t *loop, const struct sb_config *cfg, struct sl_err *e
 				   tab[i].missing);
 			return NULL;
 		}
+		/* writes to a helper or relay peer that died must fail with EPIPE,
+		 * not kill the harness (libuv writes pipes with write(2)) */
+		struct sigaction sa;
+		if (!sigaction(SIGPIPE, NULL, &sa) && sa.sa_handler == SIG_DFL)
+			signal(SIGPIPE, SIG_IGN);
 		struct sb *sb = sl_xcalloc(1, sizeof(*sb));
 		sb->ops = tab[i].ops;
 		sb->loop = loop;

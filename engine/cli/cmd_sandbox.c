@@ -115,6 +115,7 @@ static void on_exec_done(void *ud, struct jv *result, const char *err, int fatal
 	if (!d->stream) {
 		const struct jv *o = jv_get(result, "stdout"), *e = jv_get(result, "stderr");
 		fwrite(jv_str_val(o), 1, jv_str_len(o), stdout);
+		fflush(stdout);
 		fwrite(jv_str_val(e), 1, jv_str_len(e), stderr);
 	}
 	fflush(stdout);
