@@ -23,7 +23,9 @@ struct sl_clock {
 /* Reads the clock: logical value and wall ms (wall_ms = -1 under fake). */
 void sl_clock_read(struct sl_clock *c, uint64_t *logical, int64_t *wall_ms);
 
-/* Opens a new journal at path; refuses a non-empty existing journal. */
+/* Opens a new journal at path (parents created 0700, file 0600); refuses a
+ * non-empty existing journal or any other non-empty file (SL_EEXIST, the
+ * message names the path). clock NULL = a private real clock. */
 struct jn *jn_open(const char *path, struct sl_clock *clock, struct sl_err *err);
 /* Appends one record; body is the kind's fields as an object (borrowed),
  * emitted compact in its stored key order. Returns seq or < 0 (logged, the
@@ -46,7 +48,10 @@ void jn_reader_close(struct jn_reader *r);
 int jn_export(const char *path, FILE *out, struct sl_err *err);
 /* `silo journal list`: journals under <state>/journals with record counts. */
 int jn_list(const char *state_dir, FILE *out, struct sl_err *err);
-/* `silo replay-test`: writes the fixture; counts for the summary line. */
+/* `silo replay-test`: writes the fixture; counts for the summary line.
+ * name NULL = the journal's file stem. On success workspace and
+ * policy_path are malloc'd copies from the meta record (NULL when absent);
+ * the caller frees them. */
 struct jn_fixture_stats { int llm_turns, tool_execs, frontend_steps; char *workspace; char *policy_path; };
 int jn_write_fixture(const char *journal, const char *out_path, const char *name,
 		     struct jn_fixture_stats *stats, struct sl_err *err);

@@ -194,6 +194,14 @@ static struct jv *next_db(struct jn_reader *r, struct sl_err *err)
 	const char *body = (const char *)sqlite3_column_text(st, 4);
 	struct sl_err perr;
 	struct jv *fields = jv_parse(body, (size_t)sqlite3_column_bytes(st, 4), NULL, &perr);
+	if (fields && jv_is(fields, JV_OBJECT) &&
+	    (jv_get(fields, "seq") || jv_get(fields, "time") || jv_get(fields, "entry"))) {
+		sl_err_set(&r->last, SL_EPARSE,
+			   "journal %s: record seq %lld: body has a field named seq, time or entry",
+			   r->path, (long long)seq);
+		jv_unref(fields);
+		return stop(r, err);
+	}
 	if (!fields || !jv_is(fields, JV_OBJECT)) {
 		sl_err_set(&r->last, SL_EPARSE, "journal %s: record seq %lld: body %s: %s",
 			   r->path, (long long)seq, fields ? "is not an object" : "is not JSON",

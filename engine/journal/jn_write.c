@@ -268,6 +268,12 @@ int64_t jn_append(struct jn *j, const char *entry, const struct jv *body)
 		append_failed(j, entry, "the body is not a JSON object");
 		return SL_EINVAL;
 	}
+	/* Readers flatten the body into the envelope; a field with an
+	 * envelope name would silently replace it there. */
+	if (body && (jv_get(body, "seq") || jv_get(body, "time") || jv_get(body, "entry"))) {
+		append_failed(j, entry, "the body has a field named seq, time or entry");
+		return SL_EINVAL;
+	}
 	pthread_mutex_lock(&j->mu);
 	uint64_t logical;
 	int64_t wall_ms;

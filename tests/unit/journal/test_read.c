@@ -249,6 +249,10 @@ TEST(reader_errors)
 	sqlite3_exec(db, "INSERT INTO records VALUES (1, 1, NULL, 'x', '{oops')", NULL, NULL, NULL);
 	sqlite3_close(db);
 	expect_error(p, "record seq 1: body is not JSON");
+	sqlite3_open(p, &db);
+	sqlite3_exec(db, "UPDATE records SET body = '{\"time\":1}' WHERE seq = 1", NULL, NULL, NULL);
+	sqlite3_close(db);
+	expect_error(p, "record seq 1: body has a field named seq, time or entry");
 	free(p);
 
 	/* JSON Lines: bad JSON and a line that is not a record name the line. */

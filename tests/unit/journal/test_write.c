@@ -229,6 +229,9 @@ TEST(failed_append_is_sticky)
 	CHECK(jn_append(j, "lifecycle", arr) < 0);
 	jv_unref(arr);
 	CHECK(jn_failed(j));
+	/* Envelope names cannot be body fields (readers flatten bodies). */
+	CHECK(jt_append(j, "lifecycle", "{\"message\":\"a\",\"seq\":3}") < 0);
+	CHECK(jt_append(j, "lifecycle", "{\"message\":\"b\"}") == 1);
 
 	/* A write the database refuses fails without consuming a seq. */
 	char *p2 = sl_xasprintf("%s/t.db", dir);
