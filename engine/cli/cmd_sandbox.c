@@ -5,7 +5,8 @@
  *
  *   silo debug sandbox-exec --workspace DIR [--allow-read P]... [--proxy ADDR]
  *       [--timeout MS] [--interrupt-after MS] [--stream] [--access] [--canaries]
- *       [--op OP --args JSON]... [--repeat N] [--shell] [-- CMD...]
+ *       [--op OP --args JSON]... [--repeat N] [--shell [--terminate-after MS]]
+ *       [-- CMD...]
  *
  * Each --op runs one helper request (engine op names: exec read write edit
  * listdir fetch) and prints its Ok payload as one JSON line (an Err prints
@@ -15,9 +16,11 @@
  * CMD through user_shell instead (pty relayed to this terminal). --repeat
  * runs CMD N times and prints the mean round trip in microseconds on stderr.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "base/sl.h"
@@ -43,6 +46,16 @@ struct drv {
 	long long t0;
 	long long total_us;
 };
+
+/* --terminate-after: SIGALRM ends the user shell as SIGTERM to silo would */
+static struct sb *alarm_sb;
+
+static void on_alarm(int sig)
+{
+	SL_UNUSED(sig);
+	if (alarm_sb)
+		alarm_sb->ops->terminate_user_shell(alarm_sb);
+}
 
 static long long now_us(void)
 {
@@ -224,7 +237,8 @@ static int usage(void)
 {
 	fputs("usage: silo debug sandbox-exec --workspace DIR [--allow-read P]... "
 	      "[--proxy ADDR] [--timeout MS] [--interrupt-after MS] [--stream] [--access] "
-	      "[--canaries] [--op OP --args JSON]... [--repeat N] [--shell] [-- CMD...]\n",
+	      "[--canaries] [--op OP --args JSON]... [--repeat N] [--shell [--terminate-after MS]] "
+	      "[-- CMD...]\n",
 	      stderr);
 	return 2;
 }
@@ -236,7 +250,7 @@ int cli_sandbox_exec(int argc, char **argv)
 	d.timeout_ms = 60000;
 	d.repeat = 1;
 	const char *allow[65] = { 0 };
-	int nallow = 0, access = 0, shell = 0;
+	int nallow = 0, access = 0, shell = 0, term_ms = 0;
 	struct sb_config cfg = { .kind = "native" };
 	int i = 1;
 	for (; i < argc; i++) {
@@ -275,6 +289,8 @@ int cli_sandbox_exec(int argc, char **argv)
 			d.timeout_ms = atoi(v);
 		else if (!strcmp(a, "--interrupt-after"))
 			d.interrupt_ms = atoi(v);
+		else if (!strcmp(a, "--terminate-after"))
+			term_ms = atoi(v);
 		else if (!strcmp(a, "--repeat"))
 			d.repeat = atoi(v) > 0 ? atoi(v) : 1;
 		else if (!strcmp(a, "--op") && d.nops < MAX_OPS)
@@ -299,10 +315,17 @@ int cli_sandbox_exec(int argc, char **argv)
 		return 1;
 	}
 	if (shell) {
+		if (term_ms > 0) {
+			alarm_sb = d.sb;
+			signal(SIGALRM, on_alarm);
+			struct itimerval it = { { 0, 0 }, { term_ms / 1000, (term_ms % 1000) * 1000 } };
+			setitimer(ITIMER_REAL, &it, NULL);
+		}
 		int st = d.sb->ops->user_shell(d.sb, i < argc ? argv + i : NULL, &err);
 		if (st < 0)
 			fprintf(stderr, "error: %s\n", err.msg);
 		d.status = st < 0 ? 1 : st;
+		alarm_sb = NULL;
 		d.sb->ops->shutdown(d.sb, NULL, NULL);
 		goto out;
 	}

@@ -83,6 +83,21 @@ $(id -u "$SB_USER")"
 	out=$(sb_exec --workspace "$WS" --canaries 2>&1)
 	sb_check "startup canaries pass" grep -q '^{"passed":true' <<<"$out"
 
+	out=$(sb_exec --workspace "$WS" --shell -- sh -c 'tty; exit 5' 2>&1 </dev/null)
+	rc=$?
+	sb_check "user shell: fresh pty inside, exit code passed on" test "$rc" = 5 -a "$(tr -d '\r' <<<"$out")" = /dev/pts/0
+	out=$(sb_exec --workspace "$WS" --shell -- sh -c 'kill -9 $$' 2>&1 </dev/null)
+	sb_check "user shell: death by signal 9 is status 137" test "$?" = 137
+	start=$(date +%s%N)
+	out=$(sb_exec --workspace "$WS" --shell --terminate-after 300 -- sleep 30 2>&1 </dev/null)
+	rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	sb_check "terminate_user_shell ends the shell (rc $rc, ${ms} ms)" test "$rc" = 143 -a "$ms" -lt 5000
+	if command -v script >/dev/null; then
+		out=$(SHELL=/bin/sh script -qec "$(printf '%q ' "${SB_DRV[@]}") --workspace $WS --shell -- sh -c 'test -t 0 && stty -a | grep -q icanon && echo tty-ok'" /dev/null </dev/null 2>&1)
+		sb_check "user shell on a real terminal" grep -q tty-ok <<<"$out"
+	fi
+
 	out=$(sb_exec --workspace "$WS" -- sh -c '(sleep 0.2 &); sleep 0.5; ps -eo stat= | grep -c Z' 2>&1)
 	sb_check "the helper reaps orphans (no zombies)" test "$out" = 0
 }

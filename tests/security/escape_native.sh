@@ -182,6 +182,18 @@ run_suite() {
 		if grep -q '^BLOCKED' <<<"$out"; then sb_ok "setuid-root binary does not elevate"; else sb_notok "setuid-root binary does not elevate" "$out"; fi
 		rm -f "$WS/suid-try"
 	fi
+	# silo shell: the shell has a pty of the sandbox's own, never the caller's
+	out=$(sb_exec --workspace "$WS" --shell -- /workspace/try-syscall tiocsti 2>&1 </dev/null)
+	if [ $? = 0 ] && grep -q '^BLOCKED' <<<"$out"; then sb_ok "TIOCSTI from silo shell"; else sb_notok "TIOCSTI from silo shell" "$out"; fi
+	out=$(sb_exec --workspace "$WS" --shell -- /workspace/try-syscall tiocsti-highbits 2>&1 </dev/null)
+	if [ $? = 0 ] && grep -q '^BLOCKED' <<<"$out"; then sb_ok "TIOCSTI with high bits from silo shell"; else sb_notok "TIOCSTI with high bits from silo shell" "$out"; fi
+	out=$(sb_exec --workspace "$WS" --shell -- ls -l /proc/self/fd/ 2>&1 </dev/null | tr -d '\r')
+	bad=$(grep -- '->' <<<"$out" | grep -v -e '-> /dev/pts/0$' -e '-> /proc/')
+	if grep -q -- '-> /dev/pts/0' <<<"$out" && [ -z "$bad" ]; then sb_ok "silo shell holds no fd of the caller"; else sb_notok "silo shell holds no fd of the caller" "$out"; fi
+	out=$(sb_exec --workspace "$WS" --shell -- /workspace/try-syscall caps 2>&1 </dev/null)
+	if grep -q '^BLOCKED' <<<"$out"; then sb_ok "silo shell has no capabilities"; else sb_notok "silo shell has no capabilities" "$out"; fi
+	out=$(sb_exec --workspace "$WS" --shell -- /workspace/try-syscall nnp 2>&1 </dev/null)
+	if grep -q '^BLOCKED' <<<"$out"; then sb_ok "silo shell under no_new_privs and seccomp"; else sb_notok "silo shell under no_new_privs and seccomp" "$out"; fi
 	# network
 	blocked "TCP to a host loopback listener" tcp 127.0.0.1 "$TPORT"
 	blocked "TCP to [::ffff:127.0.0.1]" tcp6 ::ffff:127.0.0.1 "$TPORT"
