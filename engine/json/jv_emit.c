@@ -4,6 +4,8 @@
  * control bytes; '/' and non-ASCII stay raw), integers in decimal, floats as
  * the shortest %.{p}g that reads back to the same double with a normalised
  * exponent. Deterministic runs therefore export byte-identical journals.
+ * Invalid UTF-8 in a string (possible only via jv_strn on raw bytes) is
+ * written as U+FFFD, so what we emit always parses.
  * JV_EMIT_SORTED orders keys bytewise without touching the tree;
  * JV_EMIT_PRETTY indents by two spaces for human-read run files.
  */
@@ -26,26 +28,46 @@ static const char esc_tab[256] = {
 	[0x1e] = 'u', [0x1f] = 'u',
 };
 
+/*
+ * Valid UTF-8 is copied raw. Invalid sequences can only come from strings
+ * built with jv_strn() over raw bytes; they are written as U+FFFD (one per
+ * maximal invalid subpart, as jv_utf8_lossy) so the output is always JSON
+ * our parser accepts.
+ */
 void jv_emit_string(struct sl_buf *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t run = 0;
+	const unsigned char *p;
+	size_t run = 0, bad;
 
 	if (!s) {
 		s = "";
 		n = 0;
 	}
+	p = (const unsigned char *)s;
 	sl_buf_reserve(out, n + 2);
 	out->p[out->len++] = '"';
 	for (size_t i = 0; i < n; i++) {
-		char e = esc_tab[p[i]];
-		if (!e)
+		unsigned c = p[i];
+		char e = esc_tab[c];
+		if (!e && c < 0x80)
 			continue;
+		if (c >= 0x80) {
+			size_t k = jv__utf8_seq(p + i, n - i, &bad);
+			if (k) {
+				i += k - 1;
+				continue;
+			}
+			sl_buf_add(out, s + run, i - run);
+			sl_buf_add(out, "\xef\xbf\xbd", 3);
+			i += bad - 1;
+			run = i + 1;
+			continue;
+		}
 		sl_buf_add(out, s + run, i - run);
 		run = i + 1;
 		if (e == 'u') {
-			char u[6] = { '\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15] };
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			sl_buf_add(out, u, 6);
 		} else {
 			char b[2] = { '\\', e };

@@ -4,8 +4,10 @@
  * the compact bytes must be a fixed point (emit(parse(emit(v))) ==
  * emit(v)). Copies, key sorting and subset must agree with equality. The
  * same bytes also drive the UTF-8 and base64 helpers: lossy output is valid
- * UTF-8 and equals the input when that was valid; base64 round-trips and
- * an accepted decode re-encodes to the same text (one encoding per value).
+ * UTF-8 and equals the input when that was valid; the bytes as a string
+ * value emit to JSON that parses back to their lossy decoding; base64
+ * round-trips and an accepted decode re-encodes to the same text (one
+ * encoding per value).
  * An input holding a NUL byte (never valid JSON) is also split there into
  * two documents to check that equality is symmetric and that mutual subset
  * match is the same as equality.
@@ -98,6 +100,20 @@ static void check_text(const char *s, size_t n)
 		abort();
 	if (jv_utf8_valid(s, n) && (b.len != n || memcmp(b.p, s, n)))
 		abort();
+
+	/* Any bytes as a string value emit as parseable JSON, the same as
+	 * the lossy decoding of those bytes. */
+	struct jv *raw = jv_strn(s, n), *back;
+	sl_buf_reset(&b);
+	jv_emit(raw, &b, 0);
+	back = jv_parse(b.p, b.len, NULL, &err);
+	sl_buf_reset(&d);
+	jv_utf8_lossy(&d, s, n);
+	if (!back || jv_str_len(back) != d.len || memcmp(jv_str_val(back), d.p, d.len))
+		abort();
+	jv_unref(back);
+	jv_unref(raw);
+	sl_buf_reset(&d);
 
 	sl_buf_reset(&b);
 	jv_b64_encode(&b, s, n);

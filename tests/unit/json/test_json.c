@@ -655,3 +655,21 @@ TEST(copy_large_object)
 	jv_unref(o);
 	jv_unref(c);
 }
+
+TEST(emit_invalid_utf8_as_replacement)
+{
+	/* Raw bytes can enter through jv_strn; the output must still parse. */
+	struct jv *v = jv_strn("a\xff" "b\xe2\x82\n\xc3\xa9", 8);
+	char *s = jv_to_string(v, 0);
+	CHECK_STR(s, "\"a" FFFD "b" FFFD "\\n\xc3\xa9\"");
+	struct jv *back = jv_parse(s, strlen(s), NULL, NULL);
+	CHECK(jv_is(back, JV_STRING));
+	free(s);
+	jv_unref(back);
+	jv_unref(v);
+	v = jv_strn("\xed\xa0\x80", 3); /* CESU-style surrogate: three U+FFFD */
+	s = jv_to_string(v, 0);
+	CHECK_STR(s, "\"" FFFD FFFD FFFD "\"");
+	free(s);
+	jv_unref(v);
+}
