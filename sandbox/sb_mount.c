@@ -104,8 +104,37 @@ static int check_allow(const char *canon, const char *given, struct sl_err *err)
 	return 0;
 }
 
+/* Toolchain caches (decisions 24): one directory per tool under the
+ * workspace's cache dir, mounted writable over the scratch HOME. */
+static const char *const cache_subdirs[] = { ".cargo", ".npm", ".cache", "go", ".ccache",
+					     ".rustup", NULL };
+
+static int add_caches(struct sb_mplan *p, const char *cache_dir, struct sl_err *err)
+{
+	if (sl_mkdir_p(cache_dir, 0700, err))
+		return SL_EIO;
+	char *c = realpath(cache_dir, NULL);
+	if (!c)
+		return sl_err_set(err, SL_EIO, "cache dir %s: %s", cache_dir, strerror(errno));
+	for (size_t i = 0; cache_subdirs[i]; i++) {
+		char *host = sl_xasprintf("%s/%s", c, cache_subdirs[i]);
+		if (mkdir(host, 0700) && errno != EEXIST) {
+			sl_err_set(err, SL_EIO, "cache dir %s: %s", host, strerror(errno));
+			free(host);
+			free(c);
+			return SL_EIO;
+		}
+		add(p, MOP_BIND_RW, sl_xasprintf(OLD "%s", host),
+		    sl_xasprintf(SB_IN_SCRATCH "/home/%s", cache_subdirs[i]), 0);
+		free(host);
+	}
+	free(c);
+	return 0;
+}
+
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
-			       const char *const *allow, struct sl_err *err)
+			       const char *const *allow, const char *cache_dir,
+			       struct sl_err *err)
 {
 	struct sb_mplan *p = sl_xcalloc(1, sizeof(*p));
 	size_t nallow = 0;
@@ -166,6 +195,10 @@ struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 	add(p, MOP_BIND_RO, sl_xasprintf(OLD "%s", sc), sl_xstrdup(SB_IN_SCRATCH), 0);
 	add(p, MOP_TMPFS, NULL, sl_xstrdup(SB_IN_SCRATCH "/home"), 0700);
 	add(p, MOP_TMPFS, NULL, sl_xstrdup(SB_IN_SCRATCH "/tmp"), 0700);
+	if (cache_dir && *cache_dir && add_caches(p, cache_dir, err)) {
+		free(sc);
+		goto fail;
+	}
 	add(p, MOP_RBIND, sl_xstrdup(SB_IN_SCRATCH), sc, 0);
 
 	add_ll(p, "/", 0, -1); /* list directories only; see sb_landlock.c */

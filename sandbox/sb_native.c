@@ -351,7 +351,8 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	if (sb__helper_install(n->scratch, err))
 		goto fail;
-	n->plan = sb__mplan_new(sb->cfg.workspace, n->scratch, sb->cfg.read_allowlist, err);
+	n->plan = sb__mplan_new(sb->cfg.workspace, n->scratch, sb->cfg.read_allowlist,
+			        sb->cfg.cache_dir, err);
 	if (!n->plan)
 		goto fail;
 	c.plan = n->plan;
@@ -482,6 +483,14 @@ static struct jv *native_access_report(struct sb *sb)
 				jv_push(rd, jv_str(*b));
 	}
 	jv_set(r, "readable_paths", rd);
+	if (sb->cfg.cache_dir && *sb->cfg.cache_dir) {
+		/* writable toolchain caches, listed so the user knows (decisions 24) */
+		struct jv *c = jv_obj();
+		jv_set(c, "host_dir", jv_str(sb->cfg.cache_dir));
+		jv_set(c, "mounts", jv_str(SB_IN_SCRATCH "/home/{.cargo,.npm,.cache,go,.ccache,"
+					    ".rustup}"));
+		jv_set(r, "toolchain_caches", c);
+	}
 	jv_set(r, "allowed_domains", str_list(sb->cfg.allowed_domains));
 	jv_set(r, "credential_domains", str_list(sb->cfg.credential_hosts));
 	struct jv *notes = str_list(sb->cfg.notes);

@@ -4,6 +4,7 @@
  * and benchmark scripts:
  *
  *   silo debug sandbox-exec --workspace DIR [--allow-read P]... [--proxy ADDR]
+ *       [--cache-dir DIR]
  *       [--timeout MS] [--interrupt-after MS] [--stream] [--access] [--canaries]
  *       [--op OP --args JSON]... [--repeat N] [--shell [--terminate-after MS]]
  *       [-- CMD...]
@@ -236,7 +237,7 @@ static char *join_quoted(int argc, char **argv)
 static int usage(void)
 {
 	fputs("usage: silo debug sandbox-exec --workspace DIR [--allow-read P]... "
-	      "[--proxy ADDR] [--timeout MS] [--interrupt-after MS] [--stream] [--access] "
+	      "[--proxy ADDR] [--cache-dir DIR] [--timeout MS] [--interrupt-after MS] [--stream] [--access] "
 	      "[--canaries] [--op OP --args JSON]... [--repeat N] [--shell [--terminate-after MS]] "
 	      "[-- CMD...]\n",
 	      stderr);
@@ -283,6 +284,8 @@ int cli_sandbox_exec(int argc, char **argv)
 			cfg.workspace = v;
 		else if (!strcmp(a, "--allow-read") && nallow < 64)
 			allow[nallow++] = v;
+		else if (!strcmp(a, "--cache-dir"))
+			cfg.cache_dir = v;
 		else if (!strcmp(a, "--proxy"))
 			cfg.proxy_addr = v;
 		else if (!strcmp(a, "--timeout"))

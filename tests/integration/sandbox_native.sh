@@ -80,6 +80,16 @@ $(id -u "$SB_USER")"
 	out=$(sb_exec --workspace "$WS" --allow-read /nonexistent/path -- true 2>&1)
 	sb_check "missing allowlist entry is a start error" grep -q 'error: --allow-read /nonexistent/path' <<<"$out"
 
+	CD=$T/cache-$SB_USER
+	mkdir -p "$CD" && chown "$SB_USER" "$CD"
+	sb_exec --workspace "$WS" --cache-dir "$CD" -- sh -c 'echo built >$HOME/.cargo/artifact' >/dev/null 2>&1
+	out=$(sb_exec --workspace "$WS" --cache-dir "$CD" -- cat /scratch/home/.cargo/artifact 2>&1)
+	sb_check "toolchain cache persists across sandboxes" test "$out" = built -a -f "$CD/.cargo/artifact"
+	out=$(sb_exec --workspace "$WS" -- sh -c 'ls $HOME/.cargo' 2>&1)
+	sb_check "no cache without --cache-dir" test $? != 0
+	out=$(sb_exec --workspace "$WS" --cache-dir "$CD" --access 2>&1)
+	sb_check "access report lists the caches" grep -q "\"toolchain_caches\":{\"host_dir\":\"$CD\"" <<<"$out"
+
 	out=$(sb_exec --workspace "$WS" --canaries 2>&1)
 	sb_check "startup canaries pass" grep -q '^{"passed":true' <<<"$out"
 
