@@ -209,6 +209,8 @@ int px__host_allowed(struct px *px, const char *host, int port, char **hook_note
 int px__is_tunnel(struct px *px, const char *host);
 const char *px__hosts_lookup(struct px *px, const char *host);
 mbedtls_ssl_config *px__up_conf(struct px *px, const char *host);
+/* Cipher suite and curve preferences shared by both TLS legs. */
+void px__tls_prefs(mbedtls_ssl_config *conf);
 
 /* px_conn.c */
 void px__conn_accept(struct px *px, uv_stream_t *server);

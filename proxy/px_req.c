@@ -131,6 +131,7 @@ int px__connect_prepare(struct px_conn *c)
 		return -1;
 	}
 	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &px->drbg);
+	px__tls_prefs(conf);
 	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 				     MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_sni(conf, on_sni, c);

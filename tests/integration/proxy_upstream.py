@@ -22,6 +22,7 @@ BIG = b"x" * (1 << 20)
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
