@@ -9,7 +9,6 @@
  * is tolerated: the stolen value is released and nothing else happens.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,21 +20,26 @@ static struct jv jv_null_v = { JV__IMMORTAL, JV_NULL, { 0 } };
 static struct jv jv_true_v = { JV__IMMORTAL, JV_BOOL, { .b = 1 } };
 static struct jv jv_false_v = { JV__IMMORTAL, JV_BOOL, { .b = 0 } };
 
-/* Seeded so that crafted keys cannot pile into one hash chain. */
-static uint32_t hash_seed = 2166136261u;
-static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+/*
+ * The hash is seeded so that crafted keys cannot pile into one chain. The
+ * seed comes from where ASLR put this object: constant for the process (so
+ * no once-guard between threads), different per run, and it needs no
+ * syscall, which matters in the sandbox helper under seccomp.
+ */
+static const char hash_anchor;
 
-static void hash_seed_init(void)
+static uint32_t hash_seed(void)
 {
-	uint32_t s;
-	if (sl_random(&s, sizeof(s)) == 0)
-		hash_seed ^= s | 1;
+	uint64_t x = (uint64_t)(uintptr_t)&hash_anchor;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return 2166136261u ^ (uint32_t)x;
 }
 
 uint32_t jv__hash(const char *k, size_t n)
 {
-	pthread_once(&hash_once, hash_seed_init);
-	uint32_t h = hash_seed;
+	uint32_t h = hash_seed();
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)k[i];
 		h *= 16777619u;
