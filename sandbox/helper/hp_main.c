@@ -41,6 +41,7 @@
 static struct {
 	int conn;             /* owned: the engine connection */
 	struct sl_buf in;     /* unparsed input */
+	size_t scanned;       /* bytes of in known to hold no newline */
 	int skipping;         /* discarding an oversize line */
 	char sniff[256];      /* start of the oversize line */
 	size_t sniff_len;
@@ -264,18 +265,20 @@ static void end_skip(void)
 }
 
 /* Splits g.in into lines; an oversize line is discarded up to its newline
- * and answered with an error when its id can be read from its start. */
+ * and answered with an error when its id can be read from its start.
+ * g.scanned remembers how much of a partial line was already searched, so a
+ * long line arriving in many reads is scanned once, not quadratically. */
 static void process_input(void)
 {
-	size_t start = 0;
+	size_t start = 0, from = g.scanned;
 	for (;;) {
-		char *nl = memchr(g.in.p + start, '\n', g.in.len - start);
+		char *nl = memchr(g.in.p + from, '\n', g.in.len - from);
 		if (g.skipping) {
 			if (!nl) {
 				start = g.in.len;
 				break;
 			}
-			start = (size_t)(nl - g.in.p) + 1;
+			start = from = (size_t)(nl - g.in.p) + 1;
 			end_skip();
 			continue;
 		}
@@ -283,7 +286,7 @@ static void process_input(void)
 			break;
 		size_t end = (size_t)(nl - g.in.p);
 		handle_line(g.in.p + start, end - start);
-		start = end + 1;
+		start = from = end + 1;
 	}
 	if (!g.skipping && g.in.len - start > HP_LINE_MAX) {
 		g.skipping = 1;
@@ -294,6 +297,7 @@ static void process_input(void)
 	memmove(g.in.p, g.in.p + start, g.in.len - start);
 	g.in.len -= start;
 	g.in.p[g.in.len] = 0;
+	g.scanned = g.in.len;
 }
 
 static void read_conn(void)
