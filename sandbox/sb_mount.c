@@ -134,7 +134,7 @@ static int add_caches(struct sb_mplan *p, const char *cache_dir, struct sl_err *
 
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       const char *const *allow, const char *cache_dir,
-			       struct sl_err *err)
+			       const char *helper, struct sl_err *err)
 {
 	struct sb_mplan *p = sl_xcalloc(1, sizeof(*p));
 	size_t nallow = 0;
@@ -198,6 +198,19 @@ struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 	if (cache_dir && *cache_dir && add_caches(p, cache_dir, err)) {
 		free(sc);
 		goto fail;
+	}
+	if (helper) {
+		/* bound rather than copied: no 1 MB write per start; the file
+		 * <scratch>/bin/silo-helper is the mount point */
+		char *h = realpath(helper, NULL);
+		if (!h) {
+			sl_err_set(err, SL_ENOENT, "helper %s: %s", helper, strerror(errno));
+			free(sc);
+			goto fail;
+		}
+		add(p, MOP_BIND_RO_FILE, sl_xasprintf(OLD "%s", h),
+		    sl_xstrdup(SB_IN_SCRATCH "/bin/silo-helper"), 0);
+		free(h);
 	}
 	add(p, MOP_RBIND, sl_xstrdup(SB_IN_SCRATCH), sc, 0);
 
@@ -284,6 +297,9 @@ static int mkparent(const char *path)
 
 static int touch(const char *path, unsigned mode)
 {
+	struct stat st;
+	if (!lstat(path, &st))
+		return 0; /* an existing mount point (possibly on a read-only mount) */
 	if (mkparent(path))
 		return -1;
 	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, mode);

@@ -343,16 +343,22 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	c.keep_stderr = ks && *ks == '1';
 	int rc = SL_EUNAVAIL, lfd = -1, errp[2] = { -1, -1 }, cfd = -1;
 	char **env = NULL;
-	char *sock = NULL;
+	char *sock = NULL, *helper = NULL;
 	if (sb__seccomp_build(&c.bpf, &c.nbpf, err))
 		return SL_EUNAVAIL;
 	n->scratch = sb__scratch_create(&sb->cfg, err);
 	if (!n->scratch)
 		goto fail;
-	if (sb__helper_install(n->scratch, err))
+	helper = sb__helper_find(err);
+	if (!helper)
 		goto fail;
+	sock = sl_xasprintf("%s/bin/silo-helper", n->scratch);
+	if (sl_write_file(sock, "", 0, 0755, err))
+		goto fail;
+	free(sock);
+	sock = NULL;
 	n->plan = sb__mplan_new(sb->cfg.workspace, n->scratch, sb->cfg.read_allowlist,
-			        sb->cfg.cache_dir, err);
+				sb->cfg.cache_dir, helper, err);
 	if (!n->plan)
 		goto fail;
 	c.plan = n->plan;
@@ -424,6 +430,7 @@ out:
 	if (errp[0] >= 0)
 		close(errp[0]);
 	free(sock);
+	free(helper);
 	sb__env_free(env);
 	free(c.bpf);
 	return rc;

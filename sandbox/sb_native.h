@@ -40,7 +40,7 @@ struct sb_mplan {
 const char *const *sb__baseline(void);
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       const char *const *allow, const char *cache_dir,
-			       struct sl_err *err);
+			       const char *helper, struct sl_err *err);
 void sb__mplan_free(struct sb_mplan *p);
 /* Child side: builds the new root and pivots into it. -1 with eb filled. */
 int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb, size_t ebn);

@@ -15,7 +15,8 @@
  * (if any) runs through the exec op: its stdout and stderr are printed and
  * its exit code becomes ours (124 timed out, 130 cancelled). --shell runs
  * CMD through user_shell instead (pty relayed to this terminal). --repeat
- * runs CMD N times and prints the mean round trip in microseconds on stderr.
+ * runs CMD N times and prints the mean round trip in microseconds on stderr;
+ * --timing prints the time from nothing to the first CMD result.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ struct drv {
 	int itimer_on;
 	long long t0;
 	long long total_us;
+	long long t_begin; /* before sb_new, for --timing */
+	int timing;
 };
 
 /* --terminate-after: SIGALRM ends the user shell as SIGTERM to silo would */
@@ -113,6 +116,8 @@ static void on_exec_done(void *ud, struct jv *result, const char *err, int fatal
 {
 	struct drv *d = ud;
 	d->total_us += now_us() - d->t0;
+	if (d->timing && d->reps_done == 0)
+		fprintf(stderr, "cold start to first result: %lld us\n", now_us() - d->t_begin);
 	if (err) {
 		fprintf(stderr, "error: %s\n", err);
 		d->status = fatal ? 3 : 1;
@@ -273,6 +278,10 @@ int cli_sandbox_exec(int argc, char **argv)
 			d.canaries = 1;
 			continue;
 		}
+		if (!strcmp(a, "--timing")) {
+			d.timing = 1;
+			continue;
+		}
 		if (!strcmp(a, "--shell")) {
 			shell = 1;
 			continue;
@@ -309,6 +318,7 @@ int cli_sandbox_exec(int argc, char **argv)
 	if (i < argc)
 		d.command = join_quoted(argc - i, argv + i);
 	struct sl_err err = { 0 };
+	d.t_begin = now_us();
 	uv_loop_init(&d.loop);
 	d.sb = sb_new(&d.loop, &cfg, &err);
 	if (!d.sb) {
