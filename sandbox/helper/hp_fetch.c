@@ -12,6 +12,7 @@
  */
 #include "hp_http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/error.h>
@@ -89,6 +90,12 @@ static int parse_proxy(const char *s, struct proxy *px, struct sl_err *err)
 		return sl_err_set(err, SL_EINVAL, "invalid proxy URL \"%s\": bad host", s);
 	memcpy(px->host, hs, (size_t)(he - hs));
 	px->host[he - hs] = 0;
+	unsigned char a[16];
+	if (strcmp(px->host, "localhost") && inet_pton(AF_INET, px->host, a) != 1 &&
+	    inet_pton(AF_INET6, px->host, a) != 1)
+		return sl_err_set(err, SL_EINVAL,
+				  "invalid proxy URL \"%s\": host must be an IP address (no DNS in the sandbox)",
+				  s);
 	px->port = 80;
 	if (ps) {
 		unsigned long v = 0;

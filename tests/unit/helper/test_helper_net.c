@@ -496,6 +496,15 @@ TEST(fetch_validation)
 		jv_unref(f);
 		CHECK(hh_stop(&h) == 0);
 	}
+	const char *env4[] = { "HTTP_PROXY=http://proxy.example:3128", "HTTPS_PROXY=", "SILO_PROXY_CA=", NULL };
+	if (hh_start(&h, env4, NULL) == 0) {
+		hh_send(&h, "{\"id\":1,\"op\":\"fetch\",\"url\":\"http://a.test/\",\"method\":\"GET\",\"max_bytes\":1}");
+		struct jv *f = hh_result(&h, 1, 10000, NULL, NULL);
+		CHECK_STR(hh_err(f), "invalid proxy URL \"http://proxy.example:3128\": host must be an IP "
+				     "address (no DNS in the sandbox)");
+		jv_unref(f);
+		CHECK(hh_stop(&h) == 0);
+	}
 	/* Nothing listens on port 9 of loopback: no response at all. */
 	const char *env3[] = { "HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=", "SILO_PROXY_CA=", NULL };
 	if (hh_start(&h, env3, NULL) == 0) {
