@@ -144,6 +144,15 @@ int ws__hash_copy(int src_fd, int dst_fd, char sha[65], int64_t *size, struct sl
 int ws__blob_put_fd(const char *blobs, int fd, const char *sha, struct sl_err *err);
 int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_list *cur,
 		      struct ws_progress *pg, struct sl_err *err);
+/* Pass 1 of an image restore: hashes the image's tree (top-level lost+found
+ * skipped) and marks what restore will strip or skip. */
+int ws__scan_image(const char *root, struct ws_list *out, struct ws_progress *pg,
+		   struct sl_err *err);
+/* Pass 2: recreates the scanned tree under dst_dir; unchanged files take
+ * their lock-time blob back by rename, everything else is copied. */
+int ws__restore_image_tree(int src_dir, int dst_dir, const struct ws_list *pre,
+			   const struct ws_list *man, const char *blobs, struct ws_progress *pg,
+			   struct sl_err *err);
 /* Restores a manifest (lock rollback): recreates missing entries from blobs. */
 int ws__restore_manifest(const char *root, const char *blobs, const struct ws_list *m,
 			 struct sl_err *err);
@@ -154,6 +163,8 @@ int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress 
 /* renameat that also moves a directory lacking owner write permission
  * (moving a directory rewrites its ".." entry), keeping its mode. */
 int ws__rename_at(int from, const char *name, int to);
+/* Deletes root/name in a detached process (see ws_unlock.c). */
+void ws__rm_detached(const char *root, const char *name);
 /* Removes a tree relative to dirfd without following symlinks. */
 int ws__rm_at(int dirfd, const char *name);
 

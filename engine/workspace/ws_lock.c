@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ws_int.h"
@@ -555,6 +556,14 @@ void ws__recover(struct ws_db *d, const char *only_path)
 		return;
 	struct dirent *de;
 	while ((de = readdir(dir))) {
+		if (!strncmp(de->d_name, ".trash-", 7)) {
+			struct stat st;
+			/* an hour old: its background deleter is surely gone */
+			if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - st.st_ctime > 3600)
+				ws__rm_detached(d->root, de->d_name);
+			continue;
+		}
 		if (strlen(de->d_name) != 12 || strspn(de->d_name, "0123456789abcdef") != 12)
 			continue;
 		struct ws_entry e;

@@ -453,9 +453,14 @@ int ws__rm_at(int dirfd, const char *name)
 /* ---- copy out of an image (unlock) ---- */
 
 struct out_walk {
-	struct ws_list *cur;
+	struct ws_list *cur;      /* filled when pre == NULL */
 	struct ws_progress *pg;
 	struct sl_err *err;
+	const struct ws_list *pre; /* pass-1 scan of the source (sorted) or NULL */
+	const struct ws_list *man; /* manifest (sorted) or NULL */
+	int bfd;                   /* blobs directory, -1 when none */
+	char **keep;               /* sorted shas the review still needs */
+	size_t nkeep;
 };
 
 /* Makes sure dst/name is a fresh directory we can write into. */
@@ -490,6 +495,38 @@ static int clear_slot(int dst, const char *name, const char *path, struct sl_err
 	return 0;
 }
 
+static const struct ws_node *find_node(const struct ws_list *l, const char *path)
+{
+	if (!l || !l->n)
+		return NULL;
+	struct ws_node key = { .path = (char *)path };
+	return bsearch(&key, l->v, l->n, sizeof *l->v, node_cmp);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* An unchanged file whose lock-time blob the review does not need: the
+ * blob itself is renamed into place (no copy, no block freed). */
+static int reuse_blob(struct out_walk *w, const char *path, int dst, const char *nm,
+		      unsigned mode)
+{
+	if (w->bfd < 0 || !w->pre)
+		return 0;
+	const struct ws_node *p = find_node(w->pre, path), *m = find_node(w->man, path);
+	if (!p || !m || m->kind != WS_K_FILE || p->kind != WS_K_FILE || strcmp(p->sha, m->sha))
+		return 0;
+	const char *sha = m->sha;
+	if (w->nkeep && bsearch(&sha, w->keep, w->nkeep, sizeof *w->keep, str_cmp))
+		return 0;
+	if (renameat(w->bfd, sha, dst, nm))
+		return 0; /* already used for another path, or another filesystem */
+	fchmodat(dst, nm, mode, 0);
+	return 1;
+}
+
 static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 {
 	int fd2 = dup(src);
@@ -515,7 +552,9 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 			free(path);
 			break;
 		}
-		struct ws_node *n = ws__list_push(w->cur);
+		/* with a pass-1 scan nothing is recorded here */
+		struct ws_node local = { 0 };
+		struct ws_node *n = w->pre ? &local : ws__list_push(w->cur);
 		n->path = path;
 		n->mode = n->orig_mode = st.st_mode & 07777;
 		if (S_ISDIR(st.st_mode)) {
@@ -549,7 +588,8 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 				break;
 			}
 			t[k] = 0;
-			n->target = sl_xstrdup(t);
+			if (!w->pre)
+				n->target = sl_xstrdup(t);
 			rc = clear_slot(dst, nm, path, w->err);
 			if (!rc && symlinkat(t, dst, nm))
 				rc = sl_err_set(w->err, SL_EIO, "cannot create symlink %s: %s",
@@ -563,23 +603,28 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 			rc = clear_slot(dst, nm, path, w->err);
 			if (rc)
 				break;
-			int in = openat(src, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			int out = openat(dst, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					 0600);
-			if (in < 0 || out < 0)
-				rc = sl_err_set(w->err, SL_EIO, "cannot restore %s: %s", path,
-						strerror(errno));
-			else
-				rc = ws__hash_copy(in, out, n->sha, &n->size, w->err);
-			if (!rc && fchmod(out, n->mode))
-				rc = sl_err_set(w->err, SL_EIO, "chmod %s: %s", path,
-						strerror(errno));
-			if (in >= 0)
-				close(in);
-			if (out >= 0 && close(out) && !rc)
-				rc = sl_err_set(w->err, SL_EIO, "cannot write %s", path);
-			if (rc)
-				sl_err_prefix(w->err, "%s", path);
+			if (reuse_blob(w, path, dst, nm, n->mode)) {
+				n->size = st.st_size;
+			} else {
+				int in = openat(src, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				int out = openat(dst, nm,
+						 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+						 0600);
+				if (in < 0 || out < 0)
+					rc = sl_err_set(w->err, SL_EIO, "cannot restore %s: %s", path,
+							strerror(errno));
+				else
+					rc = ws__hash_copy(in, out, n->sha, &n->size, w->err);
+				if (!rc && fchmod(out, n->mode))
+					rc = sl_err_set(w->err, SL_EIO, "chmod %s: %s", path,
+							strerror(errno));
+				if (in >= 0)
+					close(in);
+				if (out >= 0 && close(out) && !rc)
+					rc = sl_err_set(w->err, SL_EIO, "cannot write %s", path);
+				if (rc)
+					sl_err_prefix(w->err, "%s", path);
+			}
 			if (w->pg) {
 				w->pg->files++;
 				w->pg->bytes += (uint64_t)n->size;
@@ -592,6 +637,8 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 			n->kind = WS_K_SPECIAL;
 			n->flags |= WS_F_SPECIAL_SKIPPED;
 		}
+		if (w->pre)
+			free(path);
 	}
 	closedir(dir);
 	return rc;
@@ -600,11 +647,66 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_list *cur,
 		      struct ws_progress *pg, struct sl_err *err)
 {
-	struct out_walk w = { cur, pg, err };
+	struct out_walk w = { cur, pg, err, NULL, NULL, -1, NULL, 0 };
 	int rc = copy_out(&w, src_dir, dst_dir, prefix);
 	ws__progress(pg, 1);
 	if (!rc)
 		ws__list_sort(cur);
+	return rc;
+}
+
+int ws__restore_image_tree(int src_dir, int dst_dir, const struct ws_list *pre,
+			   const struct ws_list *man, const char *blobs, struct ws_progress *pg,
+			   struct sl_err *err)
+{
+	/* shas of manifest files that are changed or gone: the review reads
+	 * their blobs, so they are never moved */
+	size_t nkeep = 0;
+	char **keep = sl_xcalloc(man->n + 1, sizeof *keep);
+	for (size_t i = 0; i < man->n; i++) {
+		const struct ws_node *m = &man->v[i];
+		if (m->kind != WS_K_FILE)
+			continue;
+		const struct ws_node *p = find_node(pre, m->path);
+		/* the same test as the review's: content, mode, stripped bits */
+		if (!p || p->kind != WS_K_FILE || strcmp(p->sha, m->sha) || p->orig_mode != m->mode ||
+		    (p->flags & WS_F_SUID_STRIPPED))
+			keep[nkeep++] = (char *)m->sha;
+	}
+	qsort(keep, nkeep, sizeof *keep, str_cmp);
+	int bfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct out_walk w = { NULL, pg, err, pre, man, bfd, keep, nkeep };
+	int rc = copy_out(&w, src_dir, dst_dir, "");
+	ws__progress(pg, 1);
+	if (bfd >= 0)
+		close(bfd);
+	free(keep);
+	return rc;
+}
+
+int ws__scan_image(const char *root, struct ws_list *out, struct ws_progress *pg,
+		   struct sl_err *err)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
+	struct walk w = { NULL, 0, 1, out, pg, err };
+	int rc = walk_dir(&w, fd, "");
+	close(fd);
+	ws__progress(pg, 1);
+	if (!rc) {
+		ws__list_sort(out);
+		/* what restore will do: specials stay behind, setuid is stripped */
+		for (size_t i = 0; i < out->n; i++) {
+			struct ws_node *n = &out->v[i];
+			if (n->kind == WS_K_SPECIAL)
+				n->flags |= WS_F_SPECIAL_SKIPPED;
+			if (n->kind == WS_K_FILE && (n->mode & 06000)) {
+				n->mode &= ~06000u;
+				n->flags |= WS_F_SUID_STRIPPED;
+			}
+		}
+	}
 	return rc;
 }
 
@@ -715,7 +817,7 @@ int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress 
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
-	struct out_walk w = { cur, pg, err };
+	struct out_walk w = { .cur = cur, .pg = pg, .err = err, .bfd = -1 };
 	int rc = sanitize(&w, fd, "");
 	close(fd);
 	ws__progress(pg, 1);

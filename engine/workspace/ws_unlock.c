@@ -110,7 +110,8 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 }
 
 static int restore_image(enum ws_strategy s, const char *root, const struct ws_paths *p,
-			 struct ws_list *cur, struct ws_progress *pg, struct sl_err *err)
+			 const struct ws_list *man, struct ws_list *cur, struct ws_progress *pg,
+			 struct sl_err *err)
 {
 	int rc = ws__mount(s, p, err);
 	if (rc)
@@ -120,8 +121,14 @@ static int restore_image(enum ws_strategy s, const char *root, const struct ws_p
 	if (sfd < 0 || dfd < 0)
 		rc = sl_err_set(err, SL_EIO, "cannot open %s: %s", sfd < 0 ? p->mnt : root,
 				strerror(errno));
-	else
-		rc = ws__copy_tree_out(sfd, dfd, "", cur, pg, err);
+	/* pass 1 hashes the image, pass 2 writes only what changed */
+	if (!rc)
+		rc = ws__scan_image(p->mnt, cur, pg, err);
+	if (!rc) {
+		pg->files = pg->bytes = 0;
+		pg->what = "restore";
+		rc = ws__restore_image_tree(sfd, dfd, cur, man, p->blobs, pg, err);
+	}
 	if (sfd >= 0)
 		close(sfd);
 	if (dfd >= 0)
@@ -133,6 +140,52 @@ static int restore_image(enum ws_strategy s, const char *root, const struct ws_p
 		rc = urc;
 	}
 	return rc;
+}
+
+/* Deletes <root>/<name> in a detached grandchild (SILO_WS_SYNC_CLEANUP:
+ * right here), so that freeing tens of thousands of blobs, which is slow on
+ * filesystems mounted with `discard`, never delays the user. */
+void ws__rm_detached(const char *root, const char *name)
+{
+	fflush(NULL);
+	pid_t pid = getenv("SILO_WS_SYNC_CLEANUP") ? -1 : fork();
+	if (pid == 0) {
+		setsid();
+		if (fork() == 0) {
+			int wfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (wfd >= 0)
+				ws__rm_at(wfd, name);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	if (pid > 0) {
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	int wfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wfd >= 0) {
+		ws__rm_at(wfd, name);
+		close(wfd);
+	}
+}
+
+/* A finished entry directory is renamed to .trash-<id> (atomic), then
+ * deleted in the background; a trash directory a crash left behind is
+ * deleted by the next command's recovery. */
+static void remove_entry_dir(struct ws_db *d, const struct ws_paths *p, const char *id)
+{
+	char *trash = sl_xasprintf("%s/.trash-%s", d->root, id);
+	if (rename(p->entry, trash) == 0) {
+		ws__rm_detached(d->root, strrchr(trash, '/') + 1);
+	} else {
+		int wfd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (wfd < 0 || ws__rm_at(wfd, id))
+			fprintf(stderr, "warning: could not remove %s completely\n", p->entry);
+		if (wfd >= 0)
+			close(wfd);
+	}
+	free(trash);
 }
 
 static char **policy_rules(struct ws_db *d, const char *id, const char *const *extra)
@@ -280,10 +333,12 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		unlink(mk);
 		free(mk);
 		struct ws_progress pg = { "restore", isatty(2), 0, 0, 0 };
+		if ((rc = ws__manifest_load(d, e.id, &man, err)))
+			goto out;
 		if (e.strategy == WS_STRATEGY_DIRECTORY)
 			rc = restore_directory(canon, &p, &cur, &pg, err);
 		else
-			rc = restore_image(e.strategy, canon, &p, &cur, &pg, err);
+			rc = restore_image(e.strategy, canon, &p, &man, &cur, &pg, err);
 		chmod(canon, rmode);
 		if (rc) {
 			rc = step_fail(err, "restoring the workspace contents", path);
@@ -292,8 +347,6 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	}
 	/* 6 */
 	if ((rc = ws__step(d, e.id, 6, err)))
-		goto out;
-	if ((rc = ws__manifest_load(d, e.id, &man, err)))
 		goto out;
 	*report = ws__review_build(&man, &cur, p.blobs, canon, rules, err);
 	if (!*report) {
@@ -325,11 +378,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		fprintf(stderr, "warning: %s is still mounted; remove %s by hand after unmounting it\n",
 			p.mnt, p.entry);
 	} else {
-		int wfd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (wfd < 0 || ws__rm_at(wfd, e.id))
-			fprintf(stderr, "warning: could not remove %s completely\n", p.entry);
-		if (wfd >= 0)
-			close(wfd);
+		remove_entry_dir(d, &p, e.id);
 	}
 out:
 	if (rc && *report) {
