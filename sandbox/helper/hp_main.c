@@ -86,16 +86,10 @@ void hp_send(const struct sl_buf *frame)
 	flush_out();
 }
 
-/* Kills what the helper started and exits. As pid 1 that is everything in
- * the namespace; otherwise our exec groups and our (adopted) children. */
-static void __attribute__((noreturn)) finish(int code)
+/* Kills our direct children (found through /proc); returns how many. */
+static int kill_children(int me)
 {
-	hp_exec_kill_all();
-	if (getpid() == 1) {
-		kill(-1, SIGKILL);
-		_exit(code);
-	}
-	int me = getpid();
+	int n = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -107,18 +101,44 @@ static void __attribute__((noreturn)) finish(int code)
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		ssize_t n = read(fd, buf, sizeof buf - 1);
+		ssize_t r = read(fd, buf, sizeof buf - 1);
 		close(fd);
-		if (n <= 0)
+		if (r <= 0)
 			continue;
-		buf[n] = 0;
+		buf[r] = 0;
 		char *rp = strrchr(buf, ')'); /* comm may hold spaces and parens */
 		int ppid = 0;
-		if (rp && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == me)
+		char state = 0;
+		if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me) {
 			kill(pid, SIGKILL);
+			n++;
+		}
 	}
 	if (d)
 		closedir(d);
+	return n;
+}
+
+/* Kills what the helper started and exits. As pid 1 that is everything in
+ * the namespace. Otherwise (a subreaper on a bare machine) it is our exec
+ * groups and our children; killing a child re-parents its own children to
+ * us, so this repeats until no child is left (bounded). */
+static void __attribute__((noreturn)) finish(int code)
+{
+	hp_exec_kill_all();
+	if (getpid() == 1) {
+		kill(-1, SIGKILL);
+		_exit(code);
+	}
+	int me = getpid();
+	for (int round = 0; round < 50 && kill_children(me) > 0; round++) {
+		int64_t end = hp_now_ms() + 20;
+		while (hp_now_ms() < end) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			usleep(1000);
+		}
+	}
 	_exit(code);
 }
 

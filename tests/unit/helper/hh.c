@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 extern char **environ;
+
+int hh_connect_mode = HH_UNIX;
 
 int64_t hh_ms(void)
 {
@@ -73,15 +77,27 @@ int hh_start(struct hh *h, const char *const *env, const char *const *wrap)
 	hh_tmpdir(h->dir);
 	if (!h->dir[0])
 		return -1;
-	char sock[400];
-	snprintf(sock, sizeof sock, "%s/h.sock", h->dir);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
-	int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 1))
-		return -1;
-	char conn[420];
-	snprintf(conn, sizeof conn, "unix:%s", sock);
+	char sock[400], conn[420], envconn[460];
+	int ls;
+	if (hh_connect_mode == HH_TCP) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t l = sizeof sa;
+		ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 1) ||
+		    getsockname(ls, (struct sockaddr *)&sa, &l))
+			return -1;
+		snprintf(conn, sizeof conn, "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
+	} else {
+		snprintf(sock, sizeof sock, "%s/h.sock", h->dir);
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+		ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) || listen(ls, 1))
+			return -1;
+		snprintf(conn, sizeof conn, "unix:%s", sock);
+	}
+	snprintf(envconn, sizeof envconn, "SILO_HELPER_CONNECT=%s", conn);
 	h->pid = fork();
 	if (h->pid == 0) {
 		for (size_t i = 0; env && env[i]; i++)
@@ -91,7 +107,10 @@ int hh_start(struct hh *h, const char *const *env, const char *const *wrap)
 		for (size_t i = 0; wrap && wrap[i] && n < 12; i++)
 			argv[n++] = wrap[i];
 		argv[n++] = hh_helper_path();
-		argv[n++] = conn;
+		if (hh_connect_mode == HH_ENV)
+			putenv(envconn);
+		else
+			argv[n++] = conn;
 		argv[n] = NULL;
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);

@@ -22,6 +22,11 @@ struct hh {
 	char dir[256];       /* scratch temp dir, removed by hh_stop */
 };
 
+/* How hh_start hands over the connect string: unix: in argv (default),
+ * unix: in SILO_HELPER_CONNECT, or tcp: in argv. */
+enum { HH_UNIX, HH_ENV, HH_TCP };
+extern int hh_connect_mode;
+
 /* Path of the built helper binary. */
 const char *hh_helper_path(void);
 /* Makes a fresh temp dir into out (size >= 256). */

@@ -261,6 +261,33 @@ TEST(eof_kills_children)
 	sl_buf_free(&ch[1]);
 }
 
+TEST(eof_kills_escaped_descendants)
+{
+	struct hh h;
+	if (!started(&h))
+		return;
+	/* A grandchild in its own session, whose parent is an orphan adopted
+	 * by the helper: neither the exec group kill nor one pass over the
+	 * helper's children reaches it. */
+	char cmd[800];
+	snprintf(cmd, sizeof cmd,
+		 "\"(setsid sh -c 'sleep 60 & echo $! > %s/pid; wait' >/dev/null 2>&1 &); "
+		 "sleep 0.5; cat %s/pid\"", h.dir, h.dir);
+	struct jv *f = exec_wait(&h, 1, cmd, 10000);
+	const char *s = jv_get_str(hh_ok(f), "stdout");
+	int pid = s ? atoi(s) : 0;
+	CHECK(pid > 0);
+	jv_unref(f);
+	CHECK(pid > 0 && kill(pid, 0) == 0);
+	CHECK(hh_stop(&h) == 0);
+	int gone = 0;
+	for (int i = 0; i < 300 && pid > 0 && !gone; i++) {
+		gone = kill(pid, 0) < 0 && errno == ESRCH;
+		usleep(10000);
+	}
+	CHECK(gone);
+}
+
 TEST(pid1_in_new_namespace)
 {
 	if (geteuid() != 0 || hh_sh("command -v unshare >/dev/null") != 0) {
@@ -371,6 +398,27 @@ TEST(shutdown_acks_then_exits)
 	CHECK(r == h.pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	h.pid = 0;
 	hh_stop(&h);
+}
+
+TEST(connect_strings)
+{
+	for (int mode = HH_ENV; mode <= HH_TCP; mode++) {
+		struct hh h;
+		hh_connect_mode = mode;
+		int ok = hh_start(&h, NULL, NULL) == 0;
+		hh_connect_mode = HH_UNIX;
+		CHECK(ok);
+		if (!ok)
+			continue;
+		struct jv *f = exec_wait(&h, 1, "\"echo via-$SILO_HELPER_CONNECT\"", 5000);
+		const char *s = jv_get_str(hh_ok(f), "stdout");
+		CHECK(s && !strncmp(s, mode == HH_ENV ? "via-unix:" : "via-\n", mode == HH_ENV ? 9 : 5));
+		jv_unref(f);
+		CHECK(hh_stop(&h) == 0);
+	}
+	/* A bad connect string is an error exit, not a hang. */
+	CHECK(hh_sh("%s tcp:nohost 2>/dev/null", hh_helper_path()) == 1);
+	CHECK(hh_sh("%s bogus:x 2>/dev/null", hh_helper_path()) == 1);
 }
 
 TEST(usage_without_connect_string)
