@@ -105,7 +105,7 @@ struct ag_backend {
 #define AG_EVENT_MAP(XX)                                                       \
 	XX(USER_MSG) XX(LLM_REPLY) XX(LLM_ERROR) XX(TOOL_NEXT) XX(TOOL_DONE)  \
 	XX(CONTINUE) XX(TURN_END) XX(INTERRUPT) XX(SHUTDOWN) XX(UNWIND)         \
-	XX(UNWOUND)
+	XX(UNWOUND) XX(WANT_INPUT)
 
 enum ag_state {
 #define XX(n) AG_S_##n,

@@ -57,11 +57,24 @@ void ag_agent_request(struct ag_agent *a)
 
 /* ---- turn endings ------------------------------------------------------- */
 
+/* The frontend is asked only after the turn's transition has happened,
+ * so whatever it does next (a prompt, an interrupt, an upload) meets a
+ * settled machine. */
 static void want_input(struct ag_session *s)
 {
+	ag_post(s, s->top, AG_E_WANT_INPUT, NULL);
+}
+
+static int act_want_input(void *obj, void *data)
+{
+	struct ag_agent *a = obj;
+	struct ag_session *s = a->sess;
+	if (s->shutdown)
+		return 0;
 	ag_emit(s, "awaiting_input", NULL);
 	s->input_requests++;
 	s->frontend->ops->want_input(s->frontend);
+	return 0;
 }
 
 /* Ends the agent's turn with outcome o (subagents.md 4, costs.md 5). The
@@ -176,7 +189,12 @@ static int act_llm_reply(void *obj, void *data)
 				sl_buf_addc(&text, '\n');
 			sl_buf_adds(&text, t ? t : "");
 		} else if (type && !strcmp(type, "tool_use")) {
-			jv_push(calls, jv_ref(b));
+			/* A call is {id, name, input} (replay.md 2.5). */
+			struct jv *c = jv_obj();
+			jv_set(c, "id", jv_get(b, "id") ? jv_ref(jv_get(b, "id")) : jv_str(""));
+			jv_set(c, "name", jv_get(b, "name") ? jv_ref(jv_get(b, "name")) : jv_str(""));
+			jv_set(c, "input", jv_get(b, "input") ? jv_ref(jv_get(b, "input")) : jv_obj());
+			jv_push(calls, c);
 		}
 	}
 	jv_unref(a->last_text);
@@ -445,6 +463,7 @@ static const struct fsm_row rows[] = {
   R(IDLE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      DONE),
   R(IDLE,       INTERRUPT,  NULL,                IDLE,       IDLE,      IDLE),
   R(IDLE,       SHUTDOWN,   act_stop,            DONE,       DONE,      DONE),
+  R(IDLE,       WANT_INPUT, act_want_input,      IDLE,       IDLE,      IDLE),
   R(AWAIT_LLM,  LLM_REPLY,  act_llm_reply,       RUN_TOOLS,  RUN_TOOLS, DONE),
   R(AWAIT_LLM,  LLM_ERROR,  act_llm_error,       DONE,       DONE,      DONE),
   R(AWAIT_LLM,  INTERRUPT,  act_interrupt_llm,   DONE,       DONE,      DONE),
@@ -468,6 +487,7 @@ static const struct fsm_row rows[] = {
   R(DONE,       INTERRUPT,  NULL,                DONE,       DONE,      DONE),
   R(DONE,       SHUTDOWN,   NULL,                DONE,       DONE,      DONE),
   R(DONE,       UNWIND,     act_unwind,          UNWIND,     UNWIND,    UNWIND),
+  R(DONE,       WANT_INPUT, act_want_input,      DONE,       DONE,      DONE),
 };
 #undef R
 

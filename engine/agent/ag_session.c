@@ -270,15 +270,13 @@ void ag_session_start(struct ag_session *s, const struct jv *access_report)
 	p = jv_obj();
 	jv_set(p, "report", access_report ? jv_copy(access_report) : jv_obj());
 	ag_emit(s, "access_report_updated", p);
-	ag_emit(s, "awaiting_input", NULL);
-	s->input_requests++;
-	s->frontend->ops->want_input(s->frontend);
+	ag_post(s, s->top, AG_E_WANT_INPUT, NULL);
 }
 
 void ag_user_input(struct ag_session *s, const char *text, const char *client_id,
 		   const char *client_name)
 {
-	if (s->shutdown || (s->top->state != AG_S_IDLE && s->top->state != AG_S_DONE))
+	if (s->shutdown)
 		return;
 	struct jv *p = jv_obj();
 	if (client_id)

@@ -319,6 +319,7 @@ int cli_sandbox_exec(int argc, char **argv)
 		d.command = join_quoted(argc - i, argv + i);
 	struct sl_err err = { 0 };
 	d.t_begin = now_us();
+	sl_log_init(getenv("SILO_LOG"));
 	uv_loop_init(&d.loop);
 	d.sb = sb_new(&d.loop, &cfg, &err);
 	if (!d.sb) {

@@ -137,9 +137,11 @@ static void finished_cb(struct ag_session *s, void *ud)
 		uv_signal_stop(&r->sigint);
 		uv_signal_stop(&r->sigterm);
 	}
+	/* The proxy's listener keeps the loop alive; the session is over. */
+	uv_stop(&r->loop);
 }
 
-static void sb_stopped(void *ud)
+static void stopped(void *ud)
 {
 	*(int *)ud = 1;
 }
@@ -153,7 +155,7 @@ static void teardown(struct run *r)
 	if (r->sb) {
 		int done = 0;
 		if (r->sb->ops->shutdown)
-			r->sb->ops->shutdown(r->sb, sb_stopped, &done);
+			r->sb->ops->shutdown(r->sb, stopped, &done);
 		else
 			done = 1;
 		while (!done && uv_run(&r->loop, UV_RUN_ONCE))
@@ -162,8 +164,10 @@ static void teardown(struct run *r)
 		r->sb = NULL;
 	}
 	if (r->px) {
-		px_stop(r->px, NULL, NULL);
-		uv_run(&r->loop, UV_RUN_NOWAIT);
+		int done = 0;
+		px_stop(r->px, stopped, &done);
+		while (!done && uv_run(&r->loop, UV_RUN_ONCE))
+			;
 		px_free(r->px);
 		r->px = NULL;
 	}
@@ -200,7 +204,7 @@ static int start_components(struct run *r, struct sl_err *err)
 	pc.tunnel_domains = cstrv(o->pol.tunnel_domains);
 	pc.mock = o->mock_proxy || !strcmp(kind, "mock");
 	pc.record = record_cb;
-	pc.note = note_cb;
+	pc.note = pc.mock ? NULL : note_cb; /* the mock proxy journals nothing (replay.md 6) */
 	pc.record_ud = r;
 	struct px_credential *pcs = sl_xcalloc(nc + 1, sizeof *pcs);
 	for (size_t i = 0; i < nc; i++) {

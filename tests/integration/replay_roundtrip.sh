@@ -23,6 +23,6 @@ for fx in basic subagent depth interrupt frontend_tools tool_errors concurrency;
 	records "$J1" >"$T/r1"
 	records "$J2" >"$T/r2"
 	if cmp -s "$T/r1" "$T/r2"; then ok "$fx: identical records"; else not_ok "$fx: identical records"; diff "$T/r1" "$T/r2" | head -5 | sed 's/^/# /'; fi
-	check "$fx: byte-identical exports" sh -c "'$SILO_BIN' journal export '$J1' | sed 's/$J1//' >'$T/e1'; '$SILO_BIN' journal export '$J2' >'$T/e2'; cmp -s '$T/e1' '$T/e2'"
+	check "$fx: byte-identical exports" sh -c "'$SILO_BIN' journal export '$J1' >'$T/e1'; '$SILO_BIN' journal export '$J2' >'$T/e2'; cmp -s '$T/e1' '$T/e2'"
 done
 finish

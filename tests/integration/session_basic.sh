@@ -19,5 +19,5 @@ check "lifecycle shutdown is last" sh -c "tail -n1 '$T/j.jsonl' | grep -q '\"mes
 # Event seq numbers are contiguous from 0.
 grep -o '"event":{"seq":[0-9]*' "$T/j.jsonl" | sed 's/.*://' >"$T/seqs"
 check "event seq contiguous" sh -c "seq 0 \$((\$(wc -l <'$T/seqs') - 1)) | cmp -s - '$T/seqs'"
-check "queryable with sqlite3" sh -c "sqlite3 '$JOURNAL' \"select count(*) from records where entry='tool_exec'\" | grep -qx 1"
+check "queryable with sqlite3" sh -c "sqlite3 '$JOURNAL' \"select count(*) from records where entry='tool_exec'\" | grep -qx 2"
 finish

@@ -25,9 +25,18 @@ check "ninth spawn refused" contains "$T/c.jsonl" '"output":{"content":"subagent
 check "eight children spawned in turn one" test "$(grep -c '"kind":"agent_spawned"' "$T/c.jsonl")" -eq 9
 check "a new spawn after turn end succeeds" contains "$T/c.jsonl" '"content":"Started subagent '"'"'agent-9'"'"' (agent-9).'
 check "each child completes exactly once" test "$(grep -c '"kind":"agent_completed"' "$T/c.jsonl")" -eq 9
-check "orphans noted" contains "$T/c.jsonl" 'agent-0: cancelled'
-# Ours: orphans are cancelled before turn_complete.
-last=$(grep -o '"kind":"[a-z_]*"' "$T/c.jsonl" | sed -n '/turn_complete/{=;q}')
-lastc=$(grep -o '"kind":"[a-z_]*"' "$T/c.jsonl" | grep -n agent_completed | sed -n '8p' | cut -d: -f1)
-check "all first-turn completions precede turn_complete" test "$lastc" -lt "$last"
+
+WS="$T/ws-orphan"; mkdir -p "$WS"
+run_mock "$FIX/orphan.lua"
+check "orphan: exit 0 (frontend script exhausted)" test "$RC" -eq 0
+"$SILO_BIN" journal export "$JOURNAL" >"$T/o.jsonl"
+check "orphan completed with the cancellation text" contains "$T/o.jsonl" '"kind":"agent_completed","agent":"agent-1","result":"cancelled (parent ended turn without collecting)","is_error":true'
+check "orphan note" contains "$T/o.jsonl" 'agent-0: cancelled 1 uncollected subagent(s)'
+check "the orphan's second command never ran" lacks "$T/o.jsonl" '"call":{"id":"w2"'
+kinds=$(grep -o '"kind":"[a-z_]*"' "$T/o.jsonl" | tr '\n' ' ')
+case "$kinds" in
+*'"kind":"agent_completed" "kind":"turn_complete"'*) ok "orphan cancelled before turn_complete (ours)" ;;
+*) not_ok "orphan cancelled before turn_complete: $kinds" ;;
+esac
+check "final message: frontend script exhausted" contains "$T/o.jsonl" '"kind":"shutdown","message":"frontend script exhausted"'
 finish
