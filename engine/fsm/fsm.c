@@ -36,11 +36,11 @@ void fsm_dump(const struct fsm_def *def, FILE *out, enum fsm_fmt fmt)
 			const struct fsm_row *r = &def->rows[i];
 			fprintf(out, "  %s -> %s [label=\"%s / %s\"];\n", def->states[r->from],
 				def->states[r->to], def->events[r->on],
-				r->act_name ? r->act_name : "-");
+				r->act && r->act_name ? r->act_name : "-");
 			if (r->alt != r->to)
 				fprintf(out, "  %s -> %s [label=\"%s / %s\" style=dashed];\n",
 					def->states[r->from], def->states[r->alt],
-					def->events[r->on], r->act_name ? r->act_name : "-");
+					def->events[r->on], r->act && r->act_name ? r->act_name : "-");
 		}
 		fputs("}\n", out);
 		return;
@@ -51,7 +51,7 @@ void fsm_dump(const struct fsm_def *def, FILE *out, enum fsm_fmt fmt)
 	for (int i = 0; i < def->n_rows; i++) {
 		const struct fsm_row *r = &def->rows[i];
 		fprintf(out, "| %s | %s | %s | %s | %s | %s |\n", def->states[r->from],
-			def->events[r->on], r->act_name ? r->act_name : "-",
+			def->events[r->on], r->act && r->act_name ? r->act_name : "-",
 			def->states[r->to], r->alt != r->to ? def->states[r->alt] : "-",
 			def->states[r->on_err]);
 	}
