@@ -46,7 +46,7 @@ return {
       run = function(input, ctx)
         local r, err = silo.helper.exec{
           command = "grep -rIn --exclude-dir=.git -E 'TODO|FIXME' . | head -n 200",
-          cwd = ctx.workspace_mount,
+          cwd = ctx.workspace,
           timeout_ms = 30000,
         }
         if not r then
