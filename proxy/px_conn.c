@@ -228,6 +228,7 @@ static int act_connected(void *obj, void *data)
 			post(c, PX_E_UP_TLS_FAIL);
 			return 0;
 		}
+		px__sess_apply(c->px, &c->up.ssl, c->uhost, c->uport);
 		/* the ClientHello goes out now; the answer arrives in pump */
 		struct sl_err e;
 		int rc = px__ep_handshake(&c->up, &e);
@@ -258,6 +259,10 @@ static void start_relay(struct px_conn *c)
 static int act_forward(void *obj, void *data)
 {
 	struct px_conn *c = obj;
+	if (c->up.tls == 2 && !c->up.sess_saved) {
+		c->up.sess_saved = 1;
+		px__sess_save(c->px, &c->up.ssl, c->uhost, c->uport);
+	}
 	if (c->passthrough) {
 		static const char ok[] =
 			"HTTP/1.1 200 Connection Established\r\nContent-Length: 0\r\n\r\n";

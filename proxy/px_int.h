@@ -94,6 +94,13 @@ struct px {
 	struct px_upca *upca; size_t n_upca;
 	const int *ciphers;
 
+	struct px_tls_sess {       /* upstream TLS sessions for resumption */
+		char host[PX_MAX_HOST + 3];
+		int port, used;
+		mbedtls_ssl_session s;
+	} sess[32];
+	unsigned sess_next;
+
 	struct px_conn *conns;     /* live connections */
 	size_t n_conns;
 	char rbuf[65536];          /* shared read buffer: reads copy out at once */
@@ -130,7 +137,7 @@ struct px_ep {                 /* one side of a connection */
 	int closing;               /* uv_close issued, callback pending */
 	int connected, reading, eof, shut;
 	int tls;                   /* 0 plain, 1 handshaking, 2 established */
-	int ssl_init;
+	int ssl_init, sess_saved;
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_config conf;   /* sandbox side only (per-tunnel leaf) */
 	int conf_init;
@@ -209,6 +216,9 @@ int px__host_allowed(struct px *px, const char *host, int port, char **hook_note
 int px__is_tunnel(struct px *px, const char *host);
 const char *px__hosts_lookup(struct px *px, const char *host);
 mbedtls_ssl_config *px__up_conf(struct px *px, const char *host);
+/* Upstream session cache: resume (abbreviated handshake) where possible. */
+void px__sess_apply(struct px *px, mbedtls_ssl_context *ssl, const char *host, int port);
+void px__sess_save(struct px *px, mbedtls_ssl_context *ssl, const char *host, int port);
 /* Cipher suite and curve preferences shared by both TLS legs. */
 void px__tls_prefs(mbedtls_ssl_config *conf);
 

@@ -315,11 +315,56 @@ void px_free(struct px *px)
 		mbedtls_x509_crt_free(&px->upca[i].roots);
 	}
 	free(px->upca);
+	for (size_t i = 0; i < SL_ARRAY_LEN(px->sess); i++)
+		if (px->sess[i].used)
+			mbedtls_ssl_session_free(&px->sess[i].s);
 	mbedtls_ssl_config_free(&px->up_conf);
 	mbedtls_x509_crt_free(&px->sys_roots);
 	mbedtls_ctr_drbg_free(&px->drbg);
 	mbedtls_entropy_free(&px->entropy);
 	free(px);
+}
+
+/* ---- upstream TLS session cache ---------------------------------------
+ * A new upstream connection to a host seen before resumes its last
+ * session (ticket or session id): the server is not re-verified, which
+ * is sound because the session was only stored after a full handshake
+ * that verified this host's certificate with the same trust settings. */
+
+static struct px_tls_sess *sess_find(struct px *px, const char *host, int port)
+{
+	for (size_t i = 0; i < SL_ARRAY_LEN(px->sess); i++)
+		if (px->sess[i].used && px->sess[i].port == port && !strcmp(px->sess[i].host, host))
+			return &px->sess[i];
+	return NULL;
+}
+
+void px__sess_apply(struct px *px, mbedtls_ssl_context *ssl, const char *host, int port)
+{
+	struct px_tls_sess *e = sess_find(px, host, port);
+	if (e)
+		mbedtls_ssl_set_session(ssl, &e->s);
+}
+
+void px__sess_save(struct px *px, mbedtls_ssl_context *ssl, const char *host, int port)
+{
+	struct px_tls_sess *e = sess_find(px, host, port);
+	if (!e) {
+		e = &px->sess[px->sess_next++ % SL_ARRAY_LEN(px->sess)];
+		if (e->used)
+			mbedtls_ssl_session_free(&e->s);
+		mbedtls_ssl_session_init(&e->s);
+		e->used = 1;
+		snprintf(e->host, sizeof(e->host), "%s", host);
+		e->port = port;
+	} else {
+		mbedtls_ssl_session_free(&e->s);
+		mbedtls_ssl_session_init(&e->s);
+	}
+	if (mbedtls_ssl_get_session(ssl, &e->s)) {
+		mbedtls_ssl_session_free(&e->s);
+		e->used = 0;
+	}
 }
 
 /* ---- policy lookups --------------------------------------------------- */
