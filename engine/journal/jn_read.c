@@ -310,7 +310,12 @@ void jn_reader_close(struct jn_reader *r)
 int jn_export(const char *path, FILE *out, struct sl_err *err)
 {
 	struct sl_err e = { 0 };
-	struct jn_reader *r = jn_reader_open(path, &e);
+	struct jn_reader *r = NULL;
+	if (!out) {
+		sl_err_set(&e, SL_EINVAL, "journal export needs an output stream");
+		goto done;
+	}
+	r = jn_reader_open(path, &e);
 	if (!r)
 		goto done;
 	struct sl_buf b;
@@ -419,6 +424,8 @@ static int is_journal_name(const char *name)
 
 int jn_list(const char *state_dir, FILE *out, struct sl_err *err)
 {
+	if (!state_dir || !*state_dir || !out)
+		return sl_err_set(err, SL_EINVAL, "journal list needs a state directory");
 	char *dir = sl_xasprintf("%s/journals", state_dir);
 	DIR *d = opendir(dir);
 	if (!d) {
