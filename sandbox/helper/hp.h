@@ -5,7 +5,7 @@
  * helper: request decoding (hp_req.c, pure, fuzzed), response framing
  * (hp_out.c), the event loop and pid-1 duties (hp_main.c), exec
  * (hp_exec.c), file ops (hp_fs.c), fetch (hp_fetch.c, hp_http.c) and the
- * egress relay (hp_relay.c).
+ * egress relay (hp_relay.c; over virtio-serial, hp_vrelay.c).
  *
  * Everything the helper reads from the connection is untrusted: the engine
  * is trusted, but a confused peer must never crash or stop the helper.
@@ -124,6 +124,8 @@ void hp_fetch_run(const struct hp_req *req, struct sl_buf *out);
 /* Egress relay (hp_relay.c): parses spec, binds, starts its thread.
  * Returns 0 or -1 with a message in err. */
 int hp_relay_start(const char *spec, struct sl_err *err);
+/* The multiplexed relay over a virtio-serial port (hp_vrelay.c). */
+int hp_vrelay_start(const char *dev, unsigned port, struct sl_err *err);
 
 /* Event loop services used by hp_exec.c (hp_main.c). */
 void hp_send(const struct sl_buf *frame); /* queue bytes for the engine */

@@ -8,7 +8,7 @@
  * Threads keep this independent of the request loop: one accepts, one per
  * connection copies both directions (half-closes are passed on with
  * shutdown(SHUT_WR)). Accepting stops when the helper exits.
- * The multiplexed vport relay of the microVM (decisions 26) is not here.
+ * The multiplexed vport relay of the microVM (decisions 26) is hp_vrelay.c.
  */
 #include "hp.h"
 
@@ -142,9 +142,25 @@ static void *accept_thread(void *arg)
 int hp_relay_start(const char *spec, struct sl_err *err)
 {
 	char os[160];
-	if (!strncmp(spec, "vport:", 6))
-		FAIL(SL_EUNAVAIL,
-				  "\"%s\": the multiplexed vport relay is not supported", spec);
+	if (!strncmp(spec, "vport:", 6)) {
+		/* vport:<device>[:<port>] - the multiplexed relay (hp_vrelay.c). */
+		char dev[512];
+		unsigned vport = 3128;
+		const char *d = spec + 6, *c = strrchr(d, ':');
+		size_t dl = strlen(d);
+		if (c && c[1] && strspn(c + 1, "0123456789") == strlen(c + 1)) {
+			unsigned long v = strtoul(c + 1, NULL, 10);
+			if (v == 0 || v > 65535 || strlen(c + 1) > 5)
+				FAIL(SL_EINVAL, "\"%s\": bad port \"%s\"", spec, c + 1);
+			vport = (unsigned)v;
+			dl = (size_t)(c - d);
+		}
+		if (dl == 0 || dl >= sizeof dev)
+			FAIL(SL_EINVAL, "\"%s\": bad device path", spec);
+		memcpy(dev, d, dl);
+		dev[dl] = 0;
+		return hp_vrelay_start(dev, vport, err) < 0 ? -1 : 0;
+	}
 	const char *colon = strrchr(spec, ':');
 	if (!colon)
 		FAIL(SL_EINVAL, "\"%s\": expected <socket path>:<port>", spec);

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* ---- a loopback proxy ---- */
@@ -642,4 +644,123 @@ TEST(relay)
 	for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++)
 		CHECK(hh_sh("SILO_PROXY_RELAY='%s' %s unix:/nonexistent/h.sock 2>/dev/null", bad[i],
 			    hh_helper_path()) == 1);
+}
+
+/* ---- multiplexed relay over a virtio-serial port (a pty stands in) ---- */
+
+static struct {
+	int m;
+	volatile int stop;
+	int opens[8];
+	int n_opens;
+} vh;
+
+static void vh_write(int type, uint32_t id, const char *p, uint32_t n)
+{
+	unsigned char h[9] = { (unsigned char)type, (unsigned char)(id >> 24), (unsigned char)(id >> 16),
+			       (unsigned char)(id >> 8), (unsigned char)id, (unsigned char)(n >> 24),
+			       (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n };
+	struct sl_buf b;
+	sl_buf_init(&b);
+	sl_buf_add(&b, h, 9);
+	sl_buf_add(&b, p, n);
+	for (size_t off = 0; off < b.len;) {
+		ssize_t w = write(vh.m, b.p + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	sl_buf_free(&b);
+}
+
+/* The host end: echoes every stream's data back and closes when it does. */
+static void *vhost_thread(void *arg)
+{
+	(void)arg;
+	struct sl_buf in;
+	sl_buf_init(&in);
+	while (!vh.stop) {
+		struct pollfd pf = { .fd = vh.m, .events = POLLIN };
+		if (poll(&pf, 1, 100) != 1)
+			continue;
+		sl_buf_reserve(&in, 65536);
+		ssize_t r = read(vh.m, in.p + in.len, 65536);
+		if (r <= 0)
+			continue;
+		in.len += (size_t)r;
+		size_t off = 0;
+		while (in.len - off >= 9) {
+			const unsigned char *h = (const unsigned char *)in.p + off;
+			uint32_t id = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+			uint32_t n = (uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8];
+			if (in.len - off < 9 + n)
+				break;
+			if (h[0] == 1 && vh.n_opens < 8)
+				vh.opens[vh.n_opens++] = (int)id;
+			else if (h[0] == 2)
+				vh_write(2, id, in.p + off + 9, n);
+			else if (h[0] == 3)
+				vh_write(3, id, NULL, 0);
+			off += 9 + n;
+		}
+		memmove(in.p, in.p + off, in.len - off);
+		in.len -= off;
+	}
+	sl_buf_free(&in);
+	return NULL;
+}
+
+TEST(vport_relay)
+{
+	char slave[128], env1[200];
+	vh.m = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(vh.m >= 0 && grantpt(vh.m) == 0 && unlockpt(vh.m) == 0 &&
+	      ptsname_r(vh.m, slave, sizeof slave) == 0);
+	struct termios t;
+	tcgetattr(vh.m, &t);
+	cfmakeraw(&t);
+	tcsetattr(vh.m, TCSANOW, &t);
+	unsigned port;
+	int tmp = listen_any(&port);
+	close(tmp);
+	snprintf(env1, sizeof env1, "SILO_PROXY_RELAY=vport:%s:%u", slave, port);
+	const char *env[] = { env1, NULL };
+	vh.stop = 0;
+	vh.n_opens = 0;
+	pthread_t thr;
+	pthread_create(&thr, NULL, vhost_thread, NULL);
+	struct hh h;
+	CHECK(hh_start(&h, env, NULL) == 0);
+	for (int round = 0; round < 2; round++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK(connect(c, (struct sockaddr *)&in, sizeof in) == 0);
+		char msg[20000];
+		for (size_t i = 0; i < sizeof msg; i++)
+			msg[i] = (char)(i * 13 + (size_t)round);
+		CHECK(write(c, msg, sizeof msg) == (ssize_t)sizeof msg);
+		shutdown(c, SHUT_WR);
+		char got[30000];
+		size_t n = 0;
+		ssize_t r;
+		struct pollfd pf = { .fd = c, .events = POLLIN };
+		while (n < sizeof got && poll(&pf, 1, 5000) == 1 && (r = read(c, got + n, sizeof got - n)) > 0)
+			n += (size_t)r;
+		CHECK(n == sizeof msg && !memcmp(got, msg, n));
+		close(c);
+	}
+	CHECK(vh.n_opens == 2 && vh.opens[0] == 1 && vh.opens[1] == 2);
+	CHECK(hh_stop(&h) == 0);
+	vh.stop = 1;
+	pthread_join(thr, NULL);
+	close(vh.m);
+	CHECK(hh_sh("SILO_PROXY_RELAY='vport:/nonexistent/port0' %s unix:/nonexistent/h.sock 2>/dev/null",
+		    hh_helper_path()) == 1);
 }
