@@ -254,6 +254,13 @@ static int listen_unix(const char *path, struct sl_err *err)
 	return fd;
 }
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static long long mono_ms(void)
 {
 	struct timespec ts;
@@ -344,11 +351,14 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	int rc = SL_EUNAVAIL, lfd = -1, errp[2] = { -1, -1 }, cfd = -1;
 	char **env = NULL;
 	char *sock = NULL, *helper = NULL;
+	long long t0 = mono_us();
 	if (sb__seccomp_build(&c.bpf, &c.nbpf, err))
 		return SL_EUNAVAIL;
+	SL_DEBUG("sandbox", "start: seccomp built at %lld us", mono_us() - t0);
 	n->scratch = sb__scratch_create(&sb->cfg, err);
 	if (!n->scratch)
 		goto fail;
+	SL_DEBUG("sandbox", "start: scratch created at %lld us", mono_us() - t0);
 	helper = sb__helper_find(err);
 	if (!helper)
 		goto fail;
@@ -362,6 +372,7 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	if (!n->plan)
 		goto fail;
 	c.plan = n->plan;
+	SL_DEBUG("sandbox", "start: plan built at %lld us", mono_us() - t0);
 	sock = sl_xasprintf("%s/helper.sock", n->scratch);
 	if ((lfd = listen_unix(sock, err)) < 0)
 		goto fail;
@@ -380,6 +391,7 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	}
 	c.errfd = errp[1];
+	SL_DEBUG("sandbox", "start: scratch, plan and sockets ready at %lld us", mono_us() - t0);
 	pid_t pid = spawn(&c, &n->pidfd);
 	close(errp[1]);
 	errp[1] = -1;
@@ -394,6 +406,7 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	cfd = await_helper(n, lfd, errp[0], err);
 	if (cfd < 0)
 		goto fail;
+	SL_DEBUG("sandbox", "start: helper connected at %lld us", mono_us() - t0);
 	struct sl_buf left;
 	sl_buf_init(&left);
 	rc = sb__hello(cfd, HELLO_TIMEOUT_MS, &n->helper_version, &n->helper_pid, &left, err);
@@ -405,6 +418,7 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	sl_buf_free(&left);
 	if (rc)
 		goto fail;
+	SL_DEBUG("sandbox", "start: hello done at %lld us", mono_us() - t0);
 	n->ll_abi = sb__landlock_abi();
 	n->started = 1;
 	sb__note(sb, "sandbox started: backend native, init pid %d, helper pid %lld version %s, "
