@@ -107,6 +107,23 @@ static void do_free(struct hc *c)
 	uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
+/* Idle keep-alive connections and curl's housekeeping timer must not keep
+ * the loop alive (the engine runs it until nothing is left at exit); a
+ * transfer in flight must. */
+static void update_refs(struct hc *c)
+{
+	for (struct hc_sock *s = c->socks; s; s = s->next) {
+		if (c->active)
+			uv_ref((uv_handle_t *)&s->poll);
+		else
+			uv_unref((uv_handle_t *)&s->poll);
+	}
+	if (c->active)
+		uv_ref((uv_handle_t *)&c->timer);
+	else
+		uv_unref((uv_handle_t *)&c->timer);
+}
+
 static void leave_cb(struct hc *c)
 {
 	if (--c->depth > 0)
@@ -123,6 +140,7 @@ static void leave_cb(struct hc *c)
 		if (r->cancelled)
 			req_unlink_free(r);
 	}
+	update_refs(c);
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -193,6 +211,8 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int action, void *userp, void *
 			c->socks->pprev = &s->next;
 		c->socks = s;
 		s->pprev = &c->socks;
+		if (!c->active)
+			uv_unref((uv_handle_t *)&s->poll);
 		curl_multi_assign(c->multi, fd, s);
 	}
 	int ev = 0;
@@ -230,6 +250,7 @@ struct hc *hc_new(uv_loop_t *loop)
 	if (!c->multi)
 		abort(); /* only on OOM */
 	uv_timer_init(loop, &c->timer);
+	uv_unref((uv_handle_t *)&c->timer);
 	c->timer.data = c;
 	c->handles_open = 1;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -492,6 +513,7 @@ struct hc_req *hc_request(struct hc *c, const struct hc_opts *o, struct sl_err *
 		sl_err_set(err, SL_EIO, "http: cannot start the transfer");
 		return NULL;
 	}
+	update_refs(c);
 	return r;
 }
 
@@ -502,6 +524,9 @@ void hc_cancel(struct hc_req *r)
 	r->cancelled = 1;
 	/* Inside a callback curl may be using the handle: the write callback
 	 * fails the transfer and finish() releases it. Outside, release now. */
-	if (r->c->depth == 0)
+	if (r->c->depth == 0) {
+		struct hc *c = r->c;
 		req_unlink_free(r);
+		update_refs(c);
+	}
 }

@@ -25,6 +25,9 @@ no side channel:
   *-streamerr  an error event inside a 200 stream (overloaded)
   *-slow       waits 3 s before answering (timeouts, cancellation)
   *-long       a long streamed text (N deltas from --long-deltas)
+  *-exit       a whole headless session: calls Exit{message="Done by fake."}
+  *-session    a whole session: Read README.md, then Exit with a message
+               quoting the start of what Read returned
 Anything else: a short text answer.
 
 Every request is appended to --log as one JSON line: method, path, headers,
@@ -59,11 +62,43 @@ def log_request(rec):
 
 
 def scenario(model):
-    for s in ("tool", "think", "max", "e401", "e400", "e404", "e429", "e500", "e529",
+    for s in ("tool", "think", "max", "exit", "session", "e401", "e400", "e404", "e429", "e500", "e529",
               "reset", "cut", "badsse", "truncjson", "streamerr", "slow", "long"):
         if model.endswith("-" + s):
             return s
     return "text"
+
+
+def plan(sc, results):
+    """The tool call this turn makes, as (name, input), or None for text.
+    results: the tool results (strings) the request ends with."""
+    if sc == "tool" and not results:
+        return ("Read", {"path": "README.md"})
+    if sc == "exit" and not results:
+        return ("Exit", {"message": "Done by fake."})
+    if sc == "session":
+        if not results:
+            return ("Read", {"path": "README.md"})
+        if not any("exiting" in r for r in results):
+            return ("Exit", {"message": "Done by fake: " + results[0][:40]})
+    return None
+
+
+def text_of(content):
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return ""
+
+
+def trailing(items, pred, get):
+    out = []
+    for it in reversed(items):
+        if not isinstance(it, dict) or not pred(it):
+            break
+        out.insert(0, text_of(get(it)))
+    return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -201,15 +236,19 @@ class Handler(BaseHTTPRequestHandler):
             return
         msgs = body.get("messages") or []
         last = msgs[-1] if msgs else {}
-        after_tool = any(isinstance(b, dict) and b.get("type") == "tool_result"
-                         for b in (last.get("content") or []))
+        content = last.get("content") if isinstance(last.get("content"), list) else []
+        results = [text_of(b.get("content")) for b in content
+                   if isinstance(b, dict) and b.get("type") == "tool_result"]
+        after_tool = bool(results)
+        call = plan(sc, results)
         blocks, stop = [], "end_turn"
         if sc == "think":
             blocks.append({"type": "thinking", "thinking": "Let me think.", "signature": "sig-abc"})
-        if sc == "tool" and not after_tool:
+        if call:
+            inp = dict(call[1], limit=10) if sc == "tool" else call[1]
             blocks.append({"type": "text", "text": "Reading it."})
-            blocks.append({"type": "tool_use", "id": "toolu_01", "name": "Read",
-                           "input": {"path": "README.md", "limit": 10}})
+            blocks.append({"type": "tool_use", "id": "toolu_%02d" % (len(msgs) // 2 + 1)
+                           if sc != "tool" else "toolu_01", "name": call[0], "input": inp})
             stop = "tool_use"
         elif sc == "max":
             blocks.append({"type": "text", "text": "Partial"})
@@ -217,7 +256,8 @@ class Handler(BaseHTTPRequestHandler):
         elif sc == "long":
             blocks.append({"type": "text", "text": "x" * ARGS.long_deltas})
         else:
-            blocks.append({"type": "text", "text": "All done." if after_tool else "Hello from fake."})
+            blocks.append({"type": "text", "text": "Bye." if sc in ("exit", "session") else
+                           "All done." if after_tool else "Hello from fake."})
         usage = {"input_tokens": 100 + len(msgs), "output_tokens": 20,
                  "cache_creation_input_tokens": 50, "cache_read_input_tokens": 30}
         if not body.get("stream"):
@@ -294,19 +334,22 @@ class Handler(BaseHTTPRequestHandler):
         if self.common_errors(sc):
             return
         items = body.get("input") or []
-        after_tool = bool(items) and isinstance(items[-1], dict) and \
-            items[-1].get("type") == "function_call_output"
+        results = trailing(items, lambda it: it.get("type") == "function_call_output",
+                           lambda it: it.get("output"))
+        after_tool = bool(results)
+        call = plan(sc, results)
         output, status, incomplete = [], "completed", None
         if sc == "think":
             output.append({"type": "reasoning", "id": "rs_1", "summary": [],
                            "encrypted_content": "gAAAAencrypted"})
-        if sc == "tool" and not after_tool:
-            output.append({"type": "function_call", "id": "fc_1", "call_id": "call_1",
-                           "name": "Read", "arguments": json.dumps({"path": "README.md"}),
+        if call:
+            cid = "call_1" if sc == "tool" else "call_%d" % (len(items) + 1)
+            output.append({"type": "function_call", "id": "fc_1", "call_id": cid,
+                           "name": call[0], "arguments": json.dumps(call[1]),
                            "status": "completed"})
         else:
-            text = {"max": "Partial", "long": "y" * ARGS.long_deltas}.get(
-                sc, "All done." if after_tool else "Hello from fake.")
+            text = {"max": "Partial", "long": "y" * ARGS.long_deltas, "exit": "Bye.",
+                    "session": "Bye."}.get(sc, "All done." if after_tool else "Hello from fake.")
             output.append({"type": "message", "id": "msg_1", "status": "completed",
                            "role": "assistant", "content": [{"type": "output_text", "text": text,
                                                              "annotations": []}]})
@@ -455,7 +498,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.realtime_response(model, sc, items)
 
     def realtime_response(self, model, sc, items):
-        after_tool = bool(items) and items[-1].get("type") == "function_call_output"
+        results = trailing(items, lambda it: it.get("type") == "function_call_output",
+                           lambda it: it.get("output"))
+        after_tool = bool(results)
+        call = plan(sc, results)
         if sc == "streamerr":
             self.ws_send({"type": "error", "event_id": "ev_e",
                           "error": {"type": "server_error", "code": "server_is_overloaded",
@@ -465,21 +511,22 @@ class Handler(BaseHTTPRequestHandler):
                       "response": {"id": "resp_1", "object": "realtime.response",
                                    "status": "in_progress", "output": []}})
         status, details = "completed", None
-        if sc == "tool" and not after_tool:
+        if call:
             out = {"id": "item_fc", "type": "function_call", "status": "completed",
-                   "name": "Read", "call_id": "call_1",
-                   "arguments": json.dumps({"path": "README.md"})}
+                   "name": call[0],
+                   "call_id": "call_1" if sc == "tool" else "call_%d" % (len(items) + 1),
+                   "arguments": json.dumps(call[1])}
             self.ws_send({"type": "response.output_item.added", "response_id": "resp_1",
                           "output_index": 0, "item": dict(out, arguments="")})
             self.ws_send({"type": "response.function_call_arguments.delta",
                           "response_id": "resp_1", "item_id": "item_fc", "output_index": 0,
-                          "call_id": "call_1", "delta": out["arguments"]})
+                          "call_id": out["call_id"], "delta": out["arguments"]})
             self.ws_send({"type": "response.function_call_arguments.done",
                           "response_id": "resp_1", "item_id": "item_fc", "output_index": 0,
-                          "call_id": "call_1", "arguments": out["arguments"]})
+                          "call_id": out["call_id"], "arguments": out["arguments"]})
         else:
-            text = {"max": "Partial", "long": "w" * ARGS.long_deltas}.get(
-                sc, "All done." if after_tool else "Hello from fake.")
+            text = {"max": "Partial", "long": "w" * ARGS.long_deltas, "exit": "Bye.",
+                    "session": "Bye."}.get(sc, "All done." if after_tool else "Hello from fake.")
             if sc == "max":
                 status, details = "incomplete", {"type": "incomplete",
                                                  "reason": "max_output_tokens"}
@@ -527,15 +574,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.common_errors(sc):
             return
         msgs = body.get("messages") or []
-        after_tool = bool(msgs) and msgs[-1].get("role") == "tool"
+        results = trailing(msgs, lambda m: m.get("role") == "tool", lambda m: m.get("content"))
+        after_tool = bool(results)
+        call = plan(sc, results)
         calls, text, finish = None, None, "stop"
-        if sc == "tool" and not after_tool:
-            calls = [{"id": "call_1", "type": "function",
-                      "function": {"name": "Read", "arguments": json.dumps({"path": "README.md"})}}]
+        if call:
+            cid = "call_1" if sc == "tool" else "call_%d" % (len(msgs) + 1)
+            calls = [{"id": cid, "type": "function",
+                      "function": {"name": call[0], "arguments": json.dumps(call[1])}}]
             finish = "tool_calls"
         else:
-            text = {"max": "Partial", "long": "z" * ARGS.long_deltas}.get(
-                sc, "All done." if after_tool else "Hello from fake.")
+            text = {"max": "Partial", "long": "z" * ARGS.long_deltas, "exit": "Bye.",
+                    "session": "Bye."}.get(sc, "All done." if after_tool else "Hello from fake.")
             if sc == "max":
                 finish = "length"
         usage = {"prompt_tokens": 50 + len(msgs), "completion_tokens": 10,
