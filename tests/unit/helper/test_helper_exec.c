@@ -74,6 +74,21 @@ TEST(exec_basic)
 	CHECK(hh_stop(&h) == 0);
 }
 
+TEST(exec_with_closed_stdio)
+{
+	/* Sandboxes may start the helper with fds 0-2 closed; its pipes must
+	 * not land there and be clobbered by the child's dup2. */
+	struct hh h;
+	const char *const wrap[] = { "sh", "-c", "exec \"$0\" \"$@\" <&- >&- 2>&-", NULL };
+	CHECK(hh_start(&h, NULL, wrap) == 0);
+	struct jv *f = exec_wait(&h, 1, "\"echo out; echo err >&2; cat\"", 5000);
+	CHECK_STR(jv_get_str(hh_ok(f), "stdout"), "out\n");
+	CHECK_STR(jv_get_str(hh_ok(f), "stderr"), "err\n");
+	CHECK(jv_get_int(hh_ok(f), "exit_code", -5) == 0);
+	jv_unref(f);
+	CHECK(hh_stop(&h) == 0);
+}
+
 TEST(exec_env_cwd)
 {
 	struct hh h;
