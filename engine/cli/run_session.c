@@ -398,8 +398,8 @@ int run_session(struct run_opts *o)
 		r.signals = 1;
 	}
 	ag_session_start(r.s, report);
-	jv_unref(report);
 	uv_run(&r.loop, UV_RUN_DEFAULT);
+	jv_unref(report); /* ao's workspace and scratch strings point into it */
 	free(sysprompt);
 	teardown(&r);
 	rc = exit_code(&r);
