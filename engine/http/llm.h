@@ -45,6 +45,16 @@ void llm_set_options(struct llm *l, long timeout_ms, int stream, const char *ca_
  * (decisions 35). Default: SL_INFO log. */
 void llm_set_note(struct llm *l, void (*note)(void *ud, const char *msg), void *ud);
 
+/** For the `local` backend: starts `command` (sh -c, its own process
+ * group) as the managed server at the backend's base URL (default
+ * http://127.0.0.1:8080), waits for its health check (GET /health, else
+ * /v1/models; ready_timeout_ms 0 = 120 s), restarts it at most twice when
+ * it dies, stops it at llm_free. Calls made meanwhile wait for it; once it
+ * is given up, calls fail with class "transport". Its stderr lines, starts,
+ * exits and restarts go to the note hook (journal lifecycle notes). */
+int llm_manage_server(struct llm *l, const char *command, long ready_timeout_ms,
+		      struct sl_err *err);
+
 /* resp: {content, stop_reason, usage} (a new reference, yours), err NULL;
  * or resp NULL and err {class, message, status?, retry_after? (seconds)}
  * (yours). Called exactly once per call, never from inside llm_complete,

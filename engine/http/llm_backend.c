@@ -18,6 +18,7 @@
 
 #include "http/hc.h"
 #include "http/hc_lua.h"
+#include "http/llm_local.h"
 #include "http/ws_lua.h"
 #include "luahost/lh.h"
 
@@ -31,6 +32,7 @@ struct llm_call {
 	struct jv *early_resp, *early_err; /* finished before it returned */
 	int early;
 	uv_idle_t *kick;        /* delivers an early finish from the loop */
+	struct jv *parked_req, *parked_opts; /* waiting for the local server */
 	struct llm_call *next;
 };
 
@@ -48,6 +50,7 @@ struct llm {
 	void *note_ud;
 	struct llm_call *calls;
 	int next_id;
+	struct llm_local *local; /* managed local server, or NULL */
 };
 
 static void default_note(void *ud, const char *msg)
@@ -220,6 +223,8 @@ static void kick_closed(uv_handle_t *h)
 static void call_free(struct llm_call *c)
 {
 	call_unlink(c);
+	jv_unref(c->parked_req);
+	jv_unref(c->parked_opts);
 	if (c->kick)
 		uv_close((uv_handle_t *)c->kick, kick_closed);
 	jv_unref(c->early_resp);
@@ -316,6 +321,34 @@ static void task_done(void *ud, struct jv *result, const char *errmsg)
 	done(cud, resp, err);
 }
 
+/* Finishes c with an error from the loop (never inside llm_complete). */
+static void fail_later(struct llm_call *c, const char *class, const char *msg)
+{
+	c->task = NULL;
+	c->early_err = mk_err(class, msg);
+	c->kick = sl_xmalloc(sizeof *c->kick);
+	uv_idle_init(c->l->loop, c->kick);
+	c->kick->data = c;
+	uv_idle_start(c->kick, kick_cb);
+}
+
+static void call_run(struct llm_call *c, struct jv *req, struct jv *opts)
+{
+	struct llm *l = c->l;
+	c->task = (struct lh_task *)1; /* running: task_done clears it */
+	struct lh_task *t = lh_task_start(l->st, l->ref, "complete", req, opts, c, task_done, c);
+	jv_unref(req);
+	jv_unref(opts);
+	/* c may have finished already (then it waits for kick_cb) */
+	for (struct llm_call *q = l->calls; q; q = q->next) {
+		if (q == c) {
+			if (c->task)
+				c->task = t;
+			break;
+		}
+	}
+}
+
 int llm_complete(struct llm *l, const struct jv *request, llm_done_fn done, void *ud)
 {
 	if (!jv_is(request, JV_OBJECT) || !jv_is(jv_get(request, "messages"), JV_ARRAY))
@@ -340,20 +373,56 @@ int llm_complete(struct llm *l, const struct jv *request, llm_done_fn done, void
 	c->next = l->calls;
 	l->calls = c;
 	int id = c->id;
-	c->task = (struct lh_task *)1; /* running: task_done clears it */
-	struct lh_task *t = lh_task_start(l->st, l->ref, "complete", req, opts, c, task_done, c);
-	jv_unref(req);
-	jv_unref(opts);
-	/* c may have finished already (then it waits for kick_cb) */
-	for (struct llm_call *q = l->calls; q; q = q->next) {
-		if (q == c) {
-			c->returned = 1;
-			if (c->task)
-				c->task = t;
-			break;
+	const char *why = NULL;
+	enum llm_local_state ls = l->local ? llm_local_state(l->local, &why) : LLM_LOCAL_READY;
+	if (ls == LLM_LOCAL_STARTING) {
+		c->parked_req = req; /* started when the server is ready */
+		c->parked_opts = opts;
+	} else if (ls == LLM_LOCAL_DEAD) {
+		jv_unref(req);
+		jv_unref(opts);
+		char msg[400];
+		snprintf(msg, sizeof msg, "transport: %s", why && *why ? why : "local server is down");
+		fail_later(c, "transport", msg);
+	} else {
+		call_run(c, req, opts);
+	}
+	c->returned = 1;
+	return id;
+}
+
+static void local_state(void *ud, enum llm_local_state st, const char *why)
+{
+	struct llm *l = ud;
+	if (st == LLM_LOCAL_STARTING)
+		return;
+	/* run or fail what waited for the server */
+	for (struct llm_call *c = l->calls; c; c = c->next) {
+		if (!c->parked_req)
+			continue;
+		struct jv *req = c->parked_req, *opts = c->parked_opts;
+		c->parked_req = c->parked_opts = NULL;
+		if (st == LLM_LOCAL_READY) {
+			call_run(c, req, opts);
+		} else {
+			char msg[400];
+			jv_unref(req);
+			jv_unref(opts);
+			snprintf(msg, sizeof msg, "transport: %s", why ? why : "local server is down");
+			fail_later(c, "transport", msg);
 		}
 	}
-	return id;
+}
+
+int llm_manage_server(struct llm *l, const char *command, long ready_timeout_ms,
+		      struct sl_err *err)
+{
+	if (l->local)
+		return sl_err_set(err, SL_ESTATE, "llm: a local server is already managed");
+	const char *base = l->base_url ? l->base_url : "http://127.0.0.1:8080";
+	l->local = llm_local_new(l->loop, l->hc, command, base, ready_timeout_ms, note_fwd,
+				 local_state, l, err);
+	return l->local ? 0 : (err ? err->code : SL_EINVAL);
 }
 
 static void cancel(struct llm_call *c)
@@ -406,6 +475,7 @@ void llm_free(struct llm *l)
 	if (!l)
 		return;
 	llm_cancel(l);
+	llm_local_free(l->local);
 	if (l->st) {
 		if (l->ref != LUA_NOREF)
 			lh_unref(l->st, l->ref);
