@@ -7,7 +7,9 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 shift || true
 
-pkgs=$(cat "$src/scripts/deps-base.txt" "$src/scripts/deps.txt" 2>/dev/null | sed 's/#.*//' | sort -u)
+lists=("$src/scripts/deps-base.txt")
+[ -f "$src/scripts/deps.txt" ] && lists+=("$src/scripts/deps.txt")
+pkgs=$(cat "${lists[@]}" | sed 's/#.*//' | sort -u)
 missing=()
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
