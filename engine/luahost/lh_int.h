@@ -53,6 +53,10 @@ struct lh_frame {
 	char script_buf[256];
 };
 
+/* Fault injection for tests (STYLE.md 7): when >= 0, that many more
+ * growing allocations succeed, then every one fails. */
+extern long lh__fail_after;
+
 void lh__frame_enter(struct lh_state *st, struct lh_frame *f, uint64_t budget,
 		     const char *script);
 void lh__frame_leave(struct lh_state *st, struct lh_frame *f);

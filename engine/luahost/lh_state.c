@@ -33,6 +33,8 @@ const char lh__loaded_key = 0; /* registry: require cache */
  * retry, and a script may catch the error). Lua itself retries a failed
  * allocation once after an emergency collection; when that identical retry
  * succeeds, the flag it set is withdrawn. */
+long lh__fail_after = -1;
+
 static void *lh_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct lh_state *st = ud;
@@ -45,6 +47,11 @@ static void *lh_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 			free(ptr);
 		}
 		return NULL;
+	}
+	if (lh__fail_after >= 0 && nsize > old) {
+		if (lh__fail_after == 0)
+			goto fail;
+		lh__fail_after--;
 	}
 	if (nsize > old && (st->mem_used - old + nsize > st->mem_cap ||
 			    st->mem_used - old + nsize < st->mem_used - old)) {

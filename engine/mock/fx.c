@@ -571,6 +571,18 @@ static int each_network(struct fxb *b, int idx, void *slot)
 	return 0;
 }
 
+/* Every key rawfield() looks up. Interned (and anchored) before any C
+ * memory is built, so the lookups never allocate and therefore never raise
+ * while a C temporary is alive. */
+static const char *const all_keys[] = {
+	"name", "llm", "tools", "frontend", "network", "expect_user_contains", "expect",
+	"response", "content", "stop_reason", "usage", "type", "text", "id", "input",
+	"backend", "data", "other", "input_tokens", "output_tokens",
+	"cache_creation_input_tokens", "cache_read_input_tokens", "expect_name",
+	"expect_input", "output", "is_error", "step", "kind", "contains", "answer",
+	"content_b64", "message_contains", NULL,
+};
+
 static int build_all(lua_State *L)
 {
 	static const char *const keys[] = { "name", "llm", "tools", "frontend", "network", NULL };
@@ -581,7 +593,13 @@ static int build_all(lua_State *L)
 	char *name = NULL;
 
 	lua_settop(L, 0);
+	luaL_checkstack(L, 60, "fixture");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, b->root_ref); /* 1: the fixture table */
+	lua_newtable(L);                                /* 2: anchors the keys */
+	for (int i = 0; all_keys[i]; i++) {
+		lua_pushstring(L, all_keys[i]);
+		lua_rawseti(L, 2, i + 1);
+	}
 	if (check_keys(b, 1, keys) || opt_string(b, 1, "name", &name, 0))
 		return 0;
 	if (name) {

@@ -34,6 +34,7 @@ struct polb {
 	char *dir;         /* its directory, for relative paths (owned) */
 	int root_ref;
 	int hooks_ref;     /* out */
+	int *tmp_refs;     /* apply_tools' array until handed over (owned) */
 	struct sl_err *err;
 	int failed;
 };
@@ -488,11 +489,13 @@ static int apply_tools(struct polb *b)
 		if (rt != LUA_TFUNCTION)
 			return fail(b, "tools[%ld]: missing run function", i);
 	}
-	refs = sl_xcalloc((size_t)n + 1, sizeof(*refs));
+	/* luaL_ref may raise (memory): keep the array reachable from b. */
+	refs = b->tmp_refs = sl_xcalloc((size_t)n + 1, sizeof(*refs));
 	for (long i = 1; i <= n; i++) {
 		lua_rawgeti(L, -1, i);
 		refs[i - 1] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+	b->tmp_refs = NULL;
 	tool_refs_free(b->p);
 	b->p->tool_refs = refs;
 	b->p->n_tool_refs = (size_t)n;
@@ -542,11 +545,25 @@ static int apply_all(lua_State *L)
 		{ "disable_tools", SK_PLAIN, offsetof(struct pol, disable_tools) },
 		{ "review_rules", SK_REL_PATH, offsetof(struct pol, review_rules) },
 	};
+	/* Every key rawfield() looks up, interned and anchored first so the
+	 * lookups never allocate (never raise) while C temporaries are alive. */
+	static const char *const all_keys[] = {
+		"read_allowlist", "allow_risky_paths", "allowed_domains", "tunnel_domains",
+		"disable_tools", "review_rules", "credentials", "placeholders", "quota", "tools",
+		"hooks", "hosts", "upstream_ca", "host", "header", "env", "format", "method",
+		"path", "tokens", "usd", "name", "run", NULL,
+	};
 	struct polb *b = lua_touserdata(L, 1);
 	struct pol *p = b->p;
 
 	lua_settop(L, 0);
+	luaL_checkstack(L, 40, "policy");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, b->root_ref); /* 1 */
+	lua_newtable(L);                                /* 2: anchors the keys */
+	for (int i = 0; all_keys[i]; i++) {
+		lua_pushstring(L, all_keys[i]);
+		lua_rawseti(L, 2, i + 1);
+	}
 	if (check_keys(b, 1, keys, ""))
 		return 0;
 	if (rawfield(L, 1, "allow_risky_paths") != LUA_TNIL) {
@@ -573,7 +590,7 @@ static int apply_all(lua_State *L)
 	do {                                                                   \
 		if (rawfield(L, 1, key) != LUA_TNIL) {                         \
 			int rc_ = (stmt);                                      \
-			lua_settop(L, 1);                                      \
+			lua_settop(L, 2);                                      \
 			if (rc_)                                               \
 				return 0;                                      \
 		} else {                                                       \
@@ -588,7 +605,7 @@ static int apply_all(lua_State *L)
 	if (rawfield(L, 1, "hosts") != LUA_TNIL) {
 		struct jv *o = str_map(b, "hosts", 0);
 
-		lua_settop(L, 1);
+		lua_settop(L, 2);
 		if (!o)
 			return 0;
 		jv_unref(p->hosts);
@@ -599,7 +616,7 @@ static int apply_all(lua_State *L)
 	if (rawfield(L, 1, "upstream_ca") != LUA_TNIL) {
 		struct jv *o = str_map(b, "upstream_ca", 1);
 
-		lua_settop(L, 1);
+		lua_settop(L, 2);
 		if (!o)
 			return 0;
 		jv_unref(p->upstream_ca);
@@ -658,6 +675,7 @@ int pol_load_file(struct pol *p, const char *path, const char *lua_dir, struct s
 	}
 	lh_unref(p->lua, b.root_ref);
 	free(b.dir);
+	free(b.tmp_refs); /* only set when apply_tools was cut short */
 	if (b.failed) {
 		lh_unref(p->lua, b.hooks_ref);
 		free(src);
