@@ -420,6 +420,11 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	SL_DEBUG("sandbox", "start: hello done at %lld us", mono_us() - t0);
 	n->ll_abi = sb__landlock_abi();
+	if (!n->ll_abi)
+		/* decisions 18: run, but never weaker in silence */
+		fputs("warning: Landlock is not available on this kernel; the native sandbox "
+		      "runs with namespaces and seccomp only\n",
+		      stderr);
 	n->started = 1;
 	sb__note(sb, "sandbox started: backend native, init pid %d, helper pid %lld version %s, "
 		     "landlock %s",
