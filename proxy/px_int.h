@@ -239,6 +239,8 @@ void px__reply(struct px_conn *c, int status, const char *reason, const char *bo
  * connection may stay open, -1 when it must close. */
 int px__req_prepare(struct px_conn *c);
 int px__connect_prepare(struct px_conn *c);
+/* Sandbox-side TLS for the CONNECT host c->chost (leaf, ALPN, SNI check). */
+int px__cl_tls_setup(struct px_conn *c);
 void px__req_reset(struct px_req *rq);
 
 /* px_dial.c: resolution (hosts map, literals, getaddrinfo) under the IP

@@ -88,9 +88,32 @@ static int on_sni(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, 
 	return 0;
 }
 
-int px__connect_prepare(struct px_conn *c)
+int px__cl_tls_setup(struct px_conn *c)
 {
 	static const char *const alpn[] = { "http/1.1", NULL };
+	struct px *px = c->px;
+	struct sl_err e;
+	c->leaf = tl_ca_leaf(px->ca, c->chost, &e);
+	if (!c->leaf)
+		return -1;
+	mbedtls_ssl_config *conf = &c->cl.conf;
+	mbedtls_ssl_config_init(conf);
+	c->cl.conf_init = 1;
+	if (mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+					MBEDTLS_SSL_PRESET_DEFAULT) ||
+	    mbedtls_ssl_conf_own_cert(conf, tl_leaf_chain(c->leaf), tl_ca_leaf_key(px->ca)) ||
+	    mbedtls_ssl_conf_alpn_protocols(conf, (const char **)alpn))
+		return -1;
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &px->drbg);
+	px__tls_prefs(conf);
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+				     MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_sni(conf, on_sni, c);
+	return 0;
+}
+
+int px__connect_prepare(struct px_conn *c)
+{
 	struct px *px = c->px;
 	struct px_target t;
 	struct sl_err e;
@@ -114,30 +137,13 @@ int px__connect_prepare(struct px_conn *c)
 		c->passthrough = 1;
 		return 0;
 	}
-	c->leaf = tl_ca_leaf(px->ca, c->chost, &e);
-	if (!c->leaf) {
-		px__reply(c, 500, "Internal Server Error", "silo proxy: cannot mint a certificate\n",
-			  1);
-		return -1;
-	}
-	mbedtls_ssl_config *conf = &c->cl.conf;
-	mbedtls_ssl_config_init(conf);
-	c->cl.conf_init = 1;
-	if (mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-					MBEDTLS_SSL_PRESET_DEFAULT) ||
-	    mbedtls_ssl_conf_own_cert(conf, tl_leaf_chain(c->leaf), tl_ca_leaf_key(px->ca)) ||
-	    mbedtls_ssl_conf_alpn_protocols(conf, (const char **)alpn)) {
+	if (px__cl_tls_setup(c)) {
 		px__reply(c, 500, "Internal Server Error", "silo proxy: TLS setup failed\n", 1);
 		return -1;
 	}
-	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &px->drbg);
-	px__tls_prefs(conf);
-	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-				     MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_sni(conf, on_sni, c);
 	static const char ok[] = "HTTP/1.1 200 Connection Established\r\nContent-Length: 0\r\n\r\n";
 	px__ep_write(&c->cl, ok, sizeof(ok) - 1);
-	if (px__ep_tls_start(&c->cl, conf, NULL))
+	if (px__ep_tls_start(&c->cl, &c->cl.conf, NULL))
 		return -1;
 	return 0;
 }
