@@ -16,6 +16,17 @@
 
 #include "sandbox/sb_int.h"
 
+/* The CLI reaches these through weak references (engine/cli/cmd_misc.c),
+ * and a weak reference does not pull a member out of a static library.
+ * Referencing them from this object, which every sandbox user links, keeps
+ * `silo doctor` and `silo debug sandbox-exec` in the binary. */
+int cli_sandbox_exec(int argc, char **argv);
+__attribute__((used)) static void (*const sb__keep[])(void) = {
+	(void (*)(void))sb_doctor,
+	(void (*)(void))sb_canaries,
+	(void (*)(void))cli_sandbox_exec,
+};
+
 /* Weak: engine/mock defines it; until it does, "mock" is unavailable. */
 extern const struct sb_ops sb_mock_ops __attribute__((weak));
 

@@ -258,7 +258,9 @@ int cli_sandbox_exec(int argc, char **argv)
 	const char *allow[65] = { 0 };
 	int nallow = 0, access = 0, shell = 0, term_ms = 0;
 	struct sb_config cfg = { .kind = "native" };
-	int i = 1;
+	/* argv may start at the first option (the CLI's raw args) or at a
+	 * command name (the test driver) */
+	int i = argc > 0 && argv[0][0] != '-' ? 1 : 0;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
