@@ -6,6 +6,7 @@
  * per entry, shared by the harness and every shell; the mount test is "mnt's
  * st_dev differs from its parent's".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -197,6 +198,8 @@ int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, str
 	return run_tool(argv, err);
 }
 
+static void wait_fuse_daemon(const char *img);
+
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 {
 	if (s == WS_STRATEGY_DIRECTORY) {
@@ -221,6 +224,7 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 				 NULL };
 		rc = run_tool(argv, err);
 	} else {
+		wait_fuse_daemon(p->img);
 		char *argv[] = { "fuse2fs", p->img, p->mnt, "-o", "nosuid,nodev", NULL };
 		rc = run_tool(argv, err);
 	}
@@ -251,7 +255,53 @@ static int fuse_unmount(const char *mnt, int lazy, struct sl_err *err)
 	return rc;
 }
 
+/* fuse2fs writes its cache back after the unmount returns: wait until the
+ * daemon serving img has exited, or a new mount would read a stale image
+ * (and two daemons would write one image). */
+static void wait_fuse_daemon(const char *img)
+{
+	for (int tries = 0; tries < 600; tries++) {
+		DIR *d = opendir("/proc");
+		int found = 0;
+		struct dirent *de;
+		while (d && !found && (de = readdir(d))) {
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			char path[64], buf[4096];
+			snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			buf[n] = 0;
+			const char *base = strrchr(buf, '/');
+			if (strcmp(base ? base + 1 : buf, "fuse2fs"))
+				continue;
+			for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+				if (!strcmp(buf + i, img))
+					found = 1;
+		}
+		if (d)
+			closedir(d);
+		if (!found)
+			return;
+		usleep(50000);
+	}
+	SL_WARN("workspace", "fuse2fs for %s still running after 30 s", img);
+}
+
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
+{
+	int rc = ws__umount_raw(s, p, err);
+	if (s == WS_STRATEGY_EXT4_FUSE)
+		wait_fuse_daemon(p->img);
+	return rc;
+}
+
+int ws__umount_raw(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 {
 	if (s == WS_STRATEGY_DIRECTORY || !ws__is_mounted(p->mnt))
 		return 0;

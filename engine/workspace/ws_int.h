@@ -180,6 +180,7 @@ int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes,
 		   struct sl_err *err);
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
+int ws__umount_raw(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 const char *ws__strategy_warning(enum ws_strategy s);
 
 /* ---- review (ws_review.c, ws_diff.c, ws_rules.c) ---- */

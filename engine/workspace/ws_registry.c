@@ -64,7 +64,17 @@ int ws__db_open(const char *state_dir, struct ws_db *d, struct sl_err *err)
 	d->lock_path = sl_xasprintf("%s/workspaces.db.lock", state_dir);
 	if (sl_mkdir_p(state_dir, 0700, err) || sl_mkdir_p(d->root, 0700, err))
 		goto fail;
-	char *dbp = sl_xasprintf("%s/workspaces.db", state_dir);
+	/* absolute paths everywhere: they are stored, compared and shown */
+	char *real = realpath(state_dir, NULL);
+	if (real) {
+		free(d->state_dir);
+		free(d->root);
+		free(d->lock_path);
+		d->state_dir = real;
+		d->root = sl_xasprintf("%s/workspaces", real);
+		d->lock_path = sl_xasprintf("%s/workspaces.db.lock", real);
+	}
+	char *dbp = sl_xasprintf("%s/workspaces.db", d->state_dir);
 	int rc = sqlite3_open_v2(dbp, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
 		chmod(dbp, 0600);

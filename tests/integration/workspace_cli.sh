@@ -20,7 +20,7 @@ export LLMDEVSILO_STATE_DIR=$T/state
 SLEEPERS=()
 cleanup() {
 	for p in "${SLEEPERS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for m in "$T"/state/workspaces/*/mnt; do umount -l "$m" 2>/dev/null; done
+	for m in "$T"/state/workspaces/*/mnt; do umount -l "$m" 2>/dev/null || fusermount -uz "$m" 2>/dev/null; done
 	chmod -R u+w "$T" 2>/dev/null
 	rm -rf "$T"
 }
@@ -60,6 +60,10 @@ mkws() { # mkws DIR: a small tree with text, binary, symlink, hooks
 
 strategies=(directory)
 if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then strategies+=(ext4_loop); fi
+if command -v fuse2fs >/dev/null && command -v mkfs.ext4 >/dev/null && [ -r /dev/fuse ] && [ -w /dev/fuse ] &&
+	{ [ "$(id -u)" = 0 ] || command -v fusermount >/dev/null || command -v fusermount3 >/dev/null; }; then
+	strategies+=(ext4_fuse)
+fi
 
 for S in "${strategies[@]}"; do
 	echo "# strategy $S"
