@@ -48,7 +48,9 @@ void ag_agent_request(struct ag_agent *a)
 	struct jv *req = jv_obj();
 	jv_set(req, "system", jv_str(s->opt.system_prompt ? s->opt.system_prompt
 							 : default_system));
-	jv_set(req, "messages", jv_copy(a->messages));
+	/* Shared, not copied: the conversation does not change while the
+	 * request is in flight, and copying it made long sessions quadratic. */
+	jv_set(req, "messages", jv_ref(a->messages));
 	jv_set(req, "tools", ag_tool_defs(s, a->num == 0));
 	jv_set(req, "max_tokens", jv_int(s->opt.max_tokens ? s->opt.max_tokens : 8192));
 	a->attempt = 0;
