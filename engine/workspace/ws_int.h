@@ -193,6 +193,8 @@ struct ws_rules *ws__rules_load(const char *const *extra, struct sl_err *err);
 void ws__rules_free(struct ws_rules *r);
 /* Reason string (malloc'd) or NULL. */
 char *ws__rules_check(struct ws_rules *r, const struct jv *change);
+size_t ws__rules_count(const struct ws_rules *r);
+char *ws__rules_sample(const struct ws_rules *r, size_t i, int flag);
 /* Unified diff of two texts (headers --- locked / +++ current). */
 void ws__udiff(const char *a, size_t an, const char *b, size_t bn, struct sl_buf *out);
 /* Builds {changes[], auto_exec_flags[]}. */

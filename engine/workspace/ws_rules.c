@@ -331,3 +331,44 @@ char *ws__rules_check(struct ws_rules *r, const struct jv *change)
 	}
 	return NULL;
 }
+
+size_t ws__rules_count(const struct ws_rules *r)
+{
+	return r ? r->n : 0;
+}
+
+/* For tests: a path rule i must flag (flag = 1) or must not (flag = 0), built
+ * from its matcher; NULL for match() rules. */
+char *ws__rules_sample(const struct ws_rules *r, size_t i, int flag)
+{
+	if (!r || i >= r->n)
+		return NULL;
+	const struct rule *ru = &r->v[i];
+	struct sl_buf b;
+	sl_buf_init(&b);
+	switch (ru->t) {
+	case R_UNDER_DIR:
+		/* x/<chain>/f flags; the directory itself does not */
+		sl_buf_adds(&b, "x");
+		for (size_t k = 0; k < ru->nchain; k++)
+			sl_buf_printf(&b, "/%s", ru->chain[k]);
+		if (flag)
+			sl_buf_adds(&b, "/f");
+		break;
+	case R_PATH_SUFFIX:
+		/* x/<chain> flags; gluing the first segment to its parent does not */
+		sl_buf_adds(&b, flag ? "x/" : "x");
+		for (size_t k = 0; k < ru->nchain; k++)
+			sl_buf_printf(&b, "%s%s", k ? "/" : "", ru->chain[k]);
+		break;
+	case R_NAME:
+		sl_buf_printf(&b, flag ? "x/%s" : "x/%s.orig", ru->str);
+		break;
+	case R_NAME_SUFFIX:
+		sl_buf_printf(&b, flag ? "x/file%s" : "x/file%s.orig", ru->str);
+		break;
+	default:
+		return NULL;
+	}
+	return sl_buf_steal(&b);
+}

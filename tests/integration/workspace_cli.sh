@@ -222,6 +222,15 @@ expect_fail "special file refuses the lock" 1 "unsupported file type (FIFO)" "${
 [ -p "$T/fifo-ws/p" ] && [ ! -e "$T/fifo-ws/LOCKED_BY_LLMDEVSILO" ] && ok "refused lock rolled back" || bad "refused lock rolled back"
 expect "status after refused lock" "${W[@]}" status "$T/fifo-ws"
 has "refused lock left no entry" "^locked: no" "$T/out"
+# two concurrent locks of one path: exactly one wins, the tree is intact
+mkws "$T/race"
+"${W[@]}" lock "$T/race" --strategy directory >"$T/r1" 2>"$T/e1" & P1=$!
+"${W[@]}" lock "$T/race" --strategy directory >"$T/r2" 2>"$T/e2" & P2=$!
+wait $P1; r1=$?; wait $P2; r2=$?
+if [ $((r1 + r2)) = 1 ] && cat "$T/e1" "$T/e2" | grep -q "already locked"; then ok "concurrent locks: one wins"
+else bad "concurrent locks: rc $r1/$r2 $(cat "$T/e1" "$T/e2")"; fi
+expect "unlock the raced dir" "${W[@]}" unlock "$T/race"
+has "raced dir restored unchanged" "^Changes since lock: 0" "$T/out"
 # registry lock held by someone else: the timeout message of cli.md 12
 flock "$T/state/workspaces.db.lock" sleep 5 &
 FL=$!; sleep 0.3

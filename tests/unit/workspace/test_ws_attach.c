@@ -186,3 +186,36 @@ TEST(lock_refuses_bad_paths)
 	free(old);
 	teardown();
 }
+
+TEST(policy_review_rules_are_appended)
+{
+	setup();
+	struct sl_err err = { 0 };
+	CHECK(ws_lock(state, wsdir, WS_STRATEGY_DIRECTORY, NULL, &err) == 0);
+	char *rules = sl_xasprintf("%s-policy.lua", wsdir);
+	const char *body = "return { { name = 'hello.txt', reason = 'policy: hello is sacred' } }\n";
+	sl_write_file(rules, body, strlen(body), 0644, NULL);
+	const char *files[] = { rules, NULL };
+	CHECK(ws_set_review_rules(state, wsdir, files, &err) == 0);
+	struct ws_attachment a = { 0 };
+	CHECK(ws_attach(state, wsdir, "h", getpid(), 1, &a, &err) == 0);
+	char *f = sl_xasprintf("%s/hello.txt", a.mount);
+	sl_write_file(f, "changed\n", 8, 0644, NULL);
+	free(f);
+	CHECK(ws_detach(state, &a, &err) == 0);
+	ws_attachment_free(&a);
+	struct ws_db d;
+	CHECK(ws__db_open(state, &d, &err) == 0);
+	struct jv *rep = NULL;
+	CHECK(ws__unlock(&d, wsdir, NULL, &rep, &err) == 0);
+	const struct jv *fl = jv_get(rep, "auto_exec_flags");
+	CHECK(jv_len(fl) == 1);
+	CHECK_STR(jv_get_str(jv_at(fl, 0), "reason"), "policy: hello is sacred");
+	jv_unref(rep);
+	ws__db_close(&d);
+	/* only for a locked path */
+	CHECK(ws_set_review_rules(state, wsdir, files, &err) != 0);
+	unlink(rules);
+	free(rules);
+	teardown();
+}

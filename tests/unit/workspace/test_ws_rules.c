@@ -256,3 +256,58 @@ TEST(rules_extra_file_and_errors)
 	free(f4);
 	free(f5);
 }
+
+TEST(rules_every_declarative_rule_both_ways)
+{
+	struct ws_rules *r = rules_or_die(NULL);
+	if (!r) {
+		CHECK(0);
+		return;
+	}
+	size_t tested = 0;
+	for (size_t i = 0; i < ws__rules_count(r); i++) {
+		char *yes = ws__rules_sample(r, i, 1), *no = ws__rules_sample(r, i, 0);
+		if (!yes) {
+			free(no);
+			continue;
+		}
+		char *w1 = check(r, yes), *w2 = check(r, no);
+		if (!w1)
+			printf("#   rule %zu: %s not flagged\n", i, yes);
+		if (w2)
+			printf("#   rule %zu: %s flagged (%s)\n", i, no, w2);
+		CHECK(w1 != NULL);
+		CHECK(w2 == NULL);
+		tested++;
+		free(w1);
+		free(w2);
+		free(yes);
+		free(no);
+	}
+	printf("# %zu declarative rules checked both ways\n", tested);
+	CHECK(tested > 60);
+	ws__rules_free(r);
+}
+
+TEST(rules_match_functions_both_ways)
+{
+	struct ws_rules *r = rules_or_die(NULL);
+	if (!r) {
+		CHECK(0);
+		return;
+	}
+	/* shell rc files (30_shell.lua) and submodule config (10_git.lua) */
+	char *w = check(r, "home/.bash_profile");
+	CHECK(w && strstr(w, "shell startup"));
+	free(w);
+	w = check(r, "home/bash_profile");
+	CHECK(w == NULL);
+	free(w);
+	w = check(r, ".git/modules/lib/config");
+	CHECK(w != NULL);
+	free(w);
+	w = check(r, ".git/modules/lib/description");
+	CHECK(w == NULL);
+	free(w);
+	ws__rules_free(r);
+}
