@@ -196,6 +196,10 @@ static __attribute__((noreturn)) void child_main(const struct sb_child *c)
 	char eb[512], line[64];
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* a session of its own: no controlling terminal, so /dev/tty inside can
+	 * never reach the user's terminal */
+	if (setsid() < 0)
+		child_die(c->errfd, "setsid failed");
 	/* one line mapping the harness ids to themselves; no setgroups */
 	snprintf(line, sizeof(line), "%u %u 1\n", c->uid, c->uid);
 	if (write_str("/proc/self/uid_map", line))

@@ -194,6 +194,16 @@ run_suite() {
 	if grep -q '^BLOCKED' <<<"$out"; then sb_ok "silo shell has no capabilities"; else sb_notok "silo shell has no capabilities" "$out"; fi
 	out=$(sb_exec --workspace "$WS" --shell -- /workspace/try-syscall nnp 2>&1 </dev/null)
 	if grep -q '^BLOCKED' <<<"$out"; then sb_ok "silo shell under no_new_privs and seccomp"; else sb_notok "silo shell under no_new_privs and seccomp" "$out"; fi
+	# the caller's terminal: silo may run on one, the sandbox must not reach it
+	if command -v script >/dev/null; then
+		local mk=ttymark$RANDOM$RANDOM
+		out=$(cd "$T" && script -qec "$(printf '%q ' env SILO_HELPER_BIN="$SILO_HELPER_BIN" TMPDIR="$TMPDIR" ${SB_USER:+runuser -u "$SB_USER" --} "${SB_DRV[@]}") --workspace $WS -- sh -c 'echo $mk-\$((1+1)) >/dev/tty; /workspace/try-syscall tiocsti'" /dev/null </dev/null 2>&1)
+		if ! grep -q "$mk-2" <<<"$out" && grep -q '^BLOCKED' <<<"$out"; then
+			sb_ok "no write to the caller's terminal through /dev/tty"
+		else
+			sb_notok "no write to the caller's terminal through /dev/tty" "$out"
+		fi
+	fi
 	# network
 	blocked "TCP to a host loopback listener" tcp 127.0.0.1 "$TPORT"
 	blocked "TCP to [::ffff:127.0.0.1]" tcp6 ::ffff:127.0.0.1 "$TPORT"
