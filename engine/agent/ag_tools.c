@@ -160,6 +160,9 @@ int ag_tools_load(struct ag_session *s, struct sl_err *err)
 	free(names);
 	if (rc)
 		return rc;
+	/* Policy tools run in the policy's state; route its primitives here. */
+	if (s->policy && s->policy->lua)
+		lh_set_services(s->policy->lua, &svc);
 	if (s->policy && s->policy->lua)
 		for (size_t i = 0; i < s->policy->n_tool_refs; i++)
 			if ((rc = add_tool(s, s->policy->lua, s->policy->tool_refs[i], "policy",
