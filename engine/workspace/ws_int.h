@@ -123,6 +123,7 @@ struct ws_list {
 void ws__list_free(struct ws_list *l);
 struct ws_node *ws__list_push(struct ws_list *l);
 void ws__list_sort(struct ws_list *l);
+const struct ws_node *ws__list_find(const struct ws_list *l, const char *path);
 
 struct ws_progress {
 	const char *what;
