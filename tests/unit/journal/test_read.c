@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "jt.h"
 #include "tap.h"
@@ -181,6 +183,45 @@ TEST(reader_envelopes)
 	CHECK(n >= 8);
 	jn_reader_close(r);
 	jn_close(j);
+	free(db);
+	jt_rmdir(dir);
+}
+
+/* Another process exports the journal while this one keeps appending. */
+TEST(reader_in_other_process_beside_live_writer)
+{
+	char *dir = jt_tmpdir();
+	char *db = sl_xasprintf("%s/s.db", dir);
+	struct sl_clock clock = { .fake = 1 };
+	struct sl_err err;
+	struct jn *j = jn_open(db, &clock, &err);
+	for (int i = 0; i < 100; i++)
+		jt_append(j, "lifecycle", "{\"message\":\"before\"}");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Child: a fresh connection of its own; 100 records at least,
+		 * each a complete line. */
+		struct sl_err e = { 0 };
+		char *text = jt_export(db, &e);
+		int lines = 0;
+		for (char *p = text; p && *p; p++)
+			lines += *p == '\n';
+		_exit(text && lines >= 100 && text[strlen(text) - 1] == '\n' ? 0 : 1);
+	}
+	for (int i = 0; i < 300; i++)
+		CHECK(jt_append(j, "lifecycle", "{\"message\":\"during\"}") == 100 + i);
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(!jn_failed(j));
+	jn_close(j);
+	char *text = export_or_report(db);
+	int lines = 0;
+	for (char *p = text; p && *p; p++)
+		lines += *p == '\n';
+	CHECK(lines == 400);
+	free(text);
 	free(db);
 	jt_rmdir(dir);
 }
