@@ -208,7 +208,11 @@ static int one_change(const struct ws_node *o, const struct ws_node *c, const ch
 				snprintf(s1, sizeof s1, "%lld bytes", (long long)so.node->size);
 			if (sc.node && sc.node->kind == WS_K_FILE)
 				snprintf(s2, sizeof s2, "%lld bytes", (long long)sc.node->size);
-			note_add(&nb, "binary, %s -> %s", s1, s2);
+			int big = (so.node && so.node->kind == WS_K_FILE &&
+				   so.node->size > WS_TEXT_MAX) ||
+				  (sc.node && sc.node->kind == WS_K_FILE && sc.node->size > WS_TEXT_MAX);
+			note_add(&nb, big ? "over 1 MiB, no diff, %s -> %s" : "binary, %s -> %s", s1,
+				 s2);
 		}
 	}
 	if (nb.len)
@@ -289,15 +293,31 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 	return rep;
 }
 
+/* Length of the valid UTF-8 sequence at p, 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+		 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 void ws__escape_name(struct sl_buf *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq(p);
+		if (!n || *p < 0x20 || *p == 0x7f) {
 			sl_buf_printf(out, "\\x%02x", *p);
-		else if (*p == '\\')
+			p++;
+		} else if (*p == '\\') {
 			sl_buf_adds(out, "\\\\");
-		else
-			sl_buf_addc(out, (char)*p);
+			p++;
+		} else {
+			sl_buf_add(out, p, n);
+			p += n;
+		}
 	}
 }
 

@@ -222,6 +222,9 @@ expect_fail "special file refuses the lock" 1 "unsupported file type (FIFO)" "${
 [ -p "$T/fifo-ws/p" ] && [ ! -e "$T/fifo-ws/LOCKED_BY_LLMDEVSILO" ] && ok "refused lock rolled back" || bad "refused lock rolled back"
 expect "status after refused lock" "${W[@]}" status "$T/fifo-ws"
 has "refused lock left no entry" "^locked: no" "$T/out"
+mkdir -p "$T/utf8-ws" && touch "$T/utf8-ws/$(printf 'bad\377name')"
+expect_fail "non-UTF-8 name refuses the lock" 1 "not UTF-8: bad\\\\xffname" "${W[@]}" lock "$T/utf8-ws" --strategy directory
+[ ! -e "$T/utf8-ws/LOCKED_BY_LLMDEVSILO" ] && [ "$(ls "$T/utf8-ws" | wc -l)" = 1 ] && ok "non-UTF-8 lock rolled back" || bad "non-UTF-8 lock rolled back"
 # two concurrent locks of one path: exactly one wins, the tree is intact
 mkws "$T/race"
 "${W[@]}" lock "$T/race" --strategy directory >"$T/r1" 2>"$T/e1" & P1=$!
