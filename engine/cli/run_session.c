@@ -253,6 +253,43 @@ static int start_components(struct run *r, struct sl_err *err)
 	return 0;
 }
 
+struct canary_wait {
+	int done, passed;
+	char *summary; /* owned */
+};
+
+static void canary_done(void *ud, int passed, struct jv *results)
+{
+	struct canary_wait *w = ud;
+	w->done = 1;
+	w->passed = passed;
+	w->summary = jv_to_string(results, 0);
+}
+
+/* Issue 3 item 9: before the agent gets control, a short self-test inside
+ * the fresh sandbox must see every canary blocked, or the session does not
+ * start. The result is a lifecycle note (decisions 35). */
+static int run_canaries(struct run *r, struct sl_err *err)
+{
+	if (!r->sb || r->sb->ops->intercept_tool)
+		return 0; /* the mock sandbox executes nothing */
+	struct canary_wait w = { 0 };
+	if (sb_canaries(r->sb, canary_done, &w, err))
+		return SL_EUNAVAIL;
+	while (!w.done && uv_run(&r->loop, UV_RUN_ONCE))
+		;
+	char *msg = sl_xasprintf("startup canary results (%s): %s", w.passed ? "all blocked" : "FAILED",
+				 w.summary ? w.summary : "{}");
+	note_cb(r, msg);
+	free(msg);
+	free(w.summary);
+	if (!w.passed)
+		return sl_err_set(err, SL_EDENIED,
+				  "the sandbox failed its startup self-test (a canary got through); "
+				  "refusing to start. See the journal and `silo doctor`.");
+	return 0;
+}
+
 static int make_backend(struct run *r, struct sl_err *err)
 {
 	struct run_opts *o = r->o;
@@ -338,7 +375,7 @@ int run_session(struct run_opts *o)
 	if (ws_attach(r.state, o->cfg.workspace, r.harness_id, (int)getpid(), 0, &r.att, &err))
 		goto fail_journal;
 	r.attached = 1;
-	if (start_components(&r, &err) || make_backend(&r, &err))
+	if (start_components(&r, &err) || run_canaries(&r, &err) || make_backend(&r, &err))
 		goto fail_started;
 
 	struct jv *report = r.sb->ops->access_report(r.sb);
