@@ -110,6 +110,9 @@ static const struct sc_rule rules[] = {
 	{ "socket", EPERM, { { SC_NE, 0, 0, AF_NETLINK }, { SC_MASKED_EQ, 1, 0xf, SOCK_RAW } },
 	  "raw sockets (netlink stays: getifaddrs)" },
 	{ "socket", EPERM, { { SC_MASKED_EQ, 1, 0xf, SOCK_PACKET } }, "obsolete packet sockets" },
+	/* vsock is not confined by the network namespace: on a VM host it
+	 * reaches the hypervisor side (CID 2) directly */
+	{ "socket", EPERM, { { SC_EQ, 0, 0, AF_VSOCK } }, "vsock bypasses the network namespace" },
 };
 
 static int cond_count(const struct sc_rule *r)

@@ -152,6 +152,7 @@ run_suite() {
 	blocked "raw IPv6 socket" raw-socket6
 	blocked "packet socket" packet-socket
 	blocked "packet datagram socket" packet-dgram
+	blocked "vsock socket (to the hypervisor)" vsock
 	blocked "mknod a character device" mknod-char
 	blocked "mknod a block device" mknod-block
 	blocked "open the host disk /dev/vda" open-read /dev/vda

@@ -186,6 +186,8 @@ int main(int argc, char **argv)
 		return result(socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
 	if (!strcmp(name, "packet-socket"))
 		return result(socket(AF_PACKET, SOCK_RAW, htons(0x0003)));
+	if (!strcmp(name, "vsock"))
+		return result(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
 	if (!strcmp(name, "packet-dgram"))
 		return result(socket(AF_PACKET, SOCK_DGRAM, htons(0x0003)));
 	if (!strcmp(name, "mknod-char"))
