@@ -195,6 +195,26 @@ local function canon(b)
 	return { type = "provider", backend = "anthropic", data = b }
 end
 
+-- Joins a streamed block's pieces into the block.
+local function close_block(b, p, fail)
+	if b.type == "text" then
+		b.text = table.concat(p.text)
+	elseif b.type == "thinking" then
+		b.thinking = table.concat(p.thinking)
+	elseif b.type == "tool_use" or b.type == "server_tool_use" then
+		local js = table.concat(p.json)
+		if js == "" then
+			b.input = silo.json.object({})
+		else
+			local input, jerr = http.decode(js)
+			if type(input) ~= "table" then
+				fail(http.malformed("tool input is not JSON: " .. tostring(jerr)))
+			end
+			b.input = input
+		end
+	end
+end
+
 local function complete_stream(req, opts, url, headers)
 	local blocks, partial, order = {}, {}, {}
 	local usage, stop, done = {}, nil, false
@@ -221,38 +241,36 @@ local function complete_stream(req, opts, url, headers)
 				fail(http.malformed("content_block_start without index or block"))
 			end
 			blocks[i] = d.content_block
-			partial[i] = {}
+			-- pieces are joined once at the block's end (no quadratic concat)
+			local cb = d.content_block
+			partial[i] = { json = {}, text = { type(cb.text) == "string" and cb.text or "" },
+				thinking = { type(cb.thinking) == "string" and cb.thinking or "" } }
 			order[#order + 1] = i
 		elseif t == "content_block_delta" then
 			local i = math.tointeger(d.index)
-			local b, delta = blocks[i], d.delta
-			if not b or type(delta) ~= "table" then
+			local p, delta = partial[i], d.delta
+			if not p or type(delta) ~= "table" then
 				fail(http.malformed("delta for unknown block " .. tostring(d.index)))
 			end
-			if delta.type == "text_delta" then
-				b.text = (b.text or "") .. tostring(delta.text or "")
-			elseif delta.type == "input_json_delta" then
-				local p = partial[i]
-				p[#p + 1] = tostring(delta.partial_json or "")
-			elseif delta.type == "thinking_delta" then
-				b.thinking = (b.thinking or "") .. tostring(delta.thinking or "")
-			elseif delta.type == "signature_delta" then
-				b.signature = delta.signature
+			local dt = delta.type
+			if dt == "text_delta" then
+				local tp = p.text
+				tp[#tp + 1] = tostring(delta.text or "")
+			elseif dt == "input_json_delta" then
+				local jp = p.json
+				jp[#jp + 1] = tostring(delta.partial_json or "")
+			elseif dt == "thinking_delta" then
+				local th = p.thinking
+				th[#th + 1] = tostring(delta.thinking or "")
+			elseif dt == "signature_delta" then
+				blocks[i].signature = delta.signature
 			end
 		elseif t == "content_block_stop" then
 			local i = math.tointeger(d.index)
-			local b = blocks[i]
-			if b and (b.type == "tool_use" or b.type == "server_tool_use") then
-				local js = table.concat(partial[i])
-				if js == "" then
-					b.input = silo.json.object({})
-				else
-					local input, jerr = http.decode(js)
-					if type(input) ~= "table" then
-						fail(http.malformed("tool input is not JSON: " .. tostring(jerr)))
-					end
-					b.input = input
-				end
+			local b, p = blocks[i], partial[i]
+			if b and p then
+				close_block(b, p, fail)
+				partial[i] = nil
 			end
 		elseif t == "message_delta" then
 			if type(d.delta) == "table" then
@@ -280,6 +298,9 @@ local function complete_stream(req, opts, url, headers)
 			return nil, http.transport("stream cut before message_stop")
 		end
 		return nil, http.transport("stream ended before message_stop")
+	end
+	for i, p in pairs(partial) do -- blocks the stream never closed
+		close_block(blocks[i], p, function(e) error(e, 0) end)
 	end
 	local content = silo.json.array({})
 	table.sort(order)

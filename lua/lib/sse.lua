@@ -9,6 +9,10 @@
 
 local M = {}
 
+-- Library functions as locals: the sandbox's string table is a read-only
+-- proxy, and a lookup through it on every line is measurable.
+local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
+
 local Parser = {}
 Parser.__index = Parser
 
@@ -20,7 +24,7 @@ local function dispatch(self)
 	end
 	local ev = {
 		event = self.event or "message",
-		data = table.concat(self.data, "\n", 1, self.ndata),
+		data = concat(self.data, "\n", 1, self.ndata),
 		id = self.last_id,
 	}
 	self.data, self.ndata, self.event = {}, 0, nil
@@ -33,19 +37,19 @@ local function line(self, s)
 		dispatch(self)
 		return
 	end
-	local c = string.byte(s, 1)
+	local c = byte(s, 1)
 	if c == 58 then -- ':' comment
 		return
 	end
 	local field, value
-	local colon = string.find(s, ":", 1, true)
+	local colon = find(s, ":", 1, true)
 	if colon then
-		field = string.sub(s, 1, colon - 1)
+		field = sub(s, 1, colon - 1)
 		local start = colon + 1
-		if string.byte(s, start) == 32 then
+		if byte(s, start) == 32 then
 			start = start + 1
 		end
-		value = string.sub(s, start)
+		value = sub(s, start)
 	else
 		field, value = s, ""
 	end
@@ -55,11 +59,11 @@ local function line(self, s)
 	elseif field == "event" then
 		self.event = value
 	elseif field == "id" then
-		if not string.find(value, "\0", 1, true) then
+		if not find(value, "\0", 1, true) then
 			self.last_id = value
 		end
 	elseif field == "retry" then
-		if string.match(value, "^%d+$") then
+		if value:match("^%d+$") then
 			self.retry = tonumber(value)
 		end
 	end
@@ -71,30 +75,38 @@ function Parser:feed(chunk)
 	local buf = self.buf .. chunk
 	local pos, n = 1, #buf
 	if self.skip_lf and n > 0 then
-		if string.byte(buf, 1) == 10 then
+		if byte(buf, 1) == 10 then
 			pos = 2
 		end
 		self.skip_lf = false
 	end
+	-- Providers end lines with LF: without a CR in sight, a plain search
+	-- for LF is much cheaper than a pattern with a character class.
+	local has_cr = find(buf, "\r", pos, true) ~= nil
 	while true do
-		local i = string.find(buf, "[\r\n]", pos)
+		local i
+		if has_cr then
+			i = find(buf, "[\r\n]", pos)
+		else
+			i = find(buf, "\n", pos, true)
+		end
 		if not i then
 			break
 		end
-		line(self, string.sub(buf, pos, i - 1))
-		if string.byte(buf, i) == 13 then
+		line(self, sub(buf, pos, i - 1))
+		if byte(buf, i) == 13 then
 			if i == n then
 				-- CR at the very end: its LF may start the next piece
 				self.skip_lf = true
 				pos = i + 1
 				break
-			elseif string.byte(buf, i + 1) == 10 then
+			elseif byte(buf, i + 1) == 10 then
 				i = i + 1
 			end
 		end
 		pos = i + 1
 	end
-	self.buf = string.sub(buf, pos)
+	self.buf = sub(buf, pos)
 end
 
 --- Ends the stream. Returns true when nothing was left half-done (no
