@@ -198,7 +198,7 @@ int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, str
 	return run_tool(argv, err);
 }
 
-static void wait_fuse_daemon(const char *img);
+static int wait_fuse_daemon(const char *img);
 
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 {
@@ -224,7 +224,11 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 				 NULL };
 		rc = run_tool(argv, err);
 	} else {
-		wait_fuse_daemon(p->img);
+		if (wait_fuse_daemon(p->img))
+			return sl_err_set(err, SL_EAGAIN,
+					  "an earlier fuse2fs still serves %s (a process may still use "
+					  "its lazily unmounted files); try again when it has exited",
+					  p->img);
 		char *argv[] = { "fuse2fs", p->img, p->mnt, "-o", "nosuid,nodev", NULL };
 		rc = run_tool(argv, err);
 	}
@@ -258,7 +262,7 @@ static int fuse_unmount(const char *mnt, int lazy, struct sl_err *err)
 /* fuse2fs writes its cache back after the unmount returns: wait until the
  * daemon serving img has exited, or a new mount would read a stale image
  * (and two daemons would write one image). */
-static void wait_fuse_daemon(const char *img)
+static int wait_fuse_daemon(const char *img)
 {
 	for (int tries = 0; tries < 600; tries++) {
 		DIR *d = opendir("/proc");
@@ -287,17 +291,20 @@ static void wait_fuse_daemon(const char *img)
 		if (d)
 			closedir(d);
 		if (!found)
-			return;
+			return 0;
 		usleep(50000);
 	}
-	SL_WARN("workspace", "fuse2fs for %s still running after 30 s", img);
+	return -1;
 }
 
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 {
 	int rc = ws__umount_raw(s, p, err);
-	if (s == WS_STRATEGY_EXT4_FUSE)
-		wait_fuse_daemon(p->img);
+	if (!rc && s == WS_STRATEGY_EXT4_FUSE && wait_fuse_daemon(p->img))
+		rc = sl_err_set(err, SL_EAGAIN,
+				"fuse2fs still serves %s 30 s after unmounting it (a process may "
+				"still use its files)",
+				p->img);
 	return rc;
 }
 
