@@ -91,6 +91,9 @@ int lh__l_require(lua_State *L);
 int lh__l_xpcall(lua_State *L);
 int lh__l_setmetatable(lua_State *L);
 
+/* string.find/match/gmatch/gsub with budgeted matching (lh_match.c). */
+void lh__install_match(lua_State *L);
+
 /* Module openers (each pushes one module table). */
 int lh__open_json(lua_State *L);
 int lh__open_log(lua_State *L);

@@ -345,6 +345,10 @@ static int setup(lua_State *L)
 		luaL_requiref(L, l->name, l->func, 1);
 		lua_pop(L, 1);
 	}
+	/* Budgeted pattern matching (lh_match.c) in place of lstrlib's. */
+	lua_getglobal(L, "string");
+	lh__install_match(L);
+	lua_pop(L, 1);
 	/* getmetatable("") must not hand out the shared string metatable. */
 	lua_pushliteral(L, "");
 	lua_getmetatable(L, -1);
