@@ -4,8 +4,10 @@
  * it has killed a call, fires on every instruction so pcall cannot swallow
  * the kill), the globals each kind of state gets, per-script _ENV tables
  * that read a frozen API and refuse new globals, the restricted load and
- * require, and the synchronous call API. Modules live in lh_mods.c and
- * lh_conv.c; coroutine tasks in lh_task.c.
+ * require, and the synchronous call API. The restricted base functions
+ * live in lh_base.c, budgeted pattern matching in lh_match.c, the data
+ * modules and JSON conversion in lh_conv.c, the small engine modules and
+ * secrets in lh_mods.c, coroutine tasks and the async modules in lh_task.c.
  */
 #include <errno.h>
 #include <fcntl.h>
