@@ -47,9 +47,10 @@ void llm_set_note(struct llm *l, void (*note)(void *ud, const char *msg), void *
 
 /** For the `local` backend: starts `command` (sh -c, its own process
  * group) as the managed server at the backend's base URL (default
- * http://127.0.0.1:8080), waits for its health check (GET /health, else
- * /v1/models; ready_timeout_ms 0 = 120 s), restarts it at most twice when
- * it dies, stops it at llm_free. Calls made meanwhile wait for it; once it
+ * http://127.0.0.1:8080), waits for its health check (GET /v1/models or
+ * /health answering 200; ready_timeout_ms 0 = 60 s), restarts it at most
+ * twice when it dies (the last 4 KiB of its stderr go into the final
+ * error), stops it at llm_free. This is config key llm.local_server_command. Calls made meanwhile wait for it; once it
  * is given up, calls fail with class "transport". Its stderr lines, starts,
  * exits and restarts go to the note hook (journal lifecycle notes). */
 int llm_manage_server(struct llm *l, const char *command, long ready_timeout_ms,

@@ -8,8 +8,10 @@
  * (decisions 35). The server is not sandboxed: it is the user's own
  * program, started the way they would start it by hand.
  *
- * Health: GET <base>/health (llama-server answers 503 while loading, 200
- * when ready); a server without /health (404) is checked with /v1/models.
+ * Health (cli.md 4.3): every 250 ms, GET <base>/v1/models, else GET
+ * <base>/health (llama-server answers 503 while loading), 2 s per probe, up
+ * to 60 s by default. When the server is given up, the reason carries the
+ * last 4 KiB of its stderr.
  */
 #include "http/llm_local.h"
 
@@ -18,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOC_POLL_MS 200
+#define LOC_POLL_MS 250
+#define LOC_TAIL 4096
 #define LOC_MAX_RESTARTS 2
 #define LOC_MAX_LINE 2000
 
@@ -26,13 +29,14 @@ struct llm_local {
 	uv_loop_t *loop;          /* borrowed */
 	struct hc *hc;            /* borrowed: the backend's client */
 	char *cmd, *base;         /* owned */
-	char *health_path;        /* "/health" or "/v1/models" */
+	const char *health_path;  /* "/v1/models" or "/health" */
 	long ready_timeout_ms;
 	void (*note)(void *, const char *);
 	void (*on_state)(void *, enum llm_local_state, const char *);
 	void *ud;
 	enum llm_local_state state;
-	char why[300];            /* why DEAD */
+	char why[LOC_TAIL + 300]; /* why DEAD */
+	struct sl_buf tail;       /* the last LOC_TAIL bytes of stderr */
 	int restarts;
 	int stopping;
 	/* the running child */
@@ -67,6 +71,7 @@ static void maybe_free(struct llm_local *s)
 	free(s->cmd);
 	free(s->base);
 	sl_buf_free(&s->line);
+	sl_buf_free(&s->tail);
 	free(s);
 }
 
@@ -90,16 +95,29 @@ static void close_handle(struct llm_local *s, uv_handle_t *h)
 static void set_state(struct llm_local *s, enum llm_local_state st, const char *why)
 {
 	s->state = st;
-	if (why)
+	if (why && s->tail.len)
+		snprintf(s->why, sizeof s->why, "%s; its stderr ended with: %s", why, s->tail.p);
+	else if (why)
 		snprintf(s->why, sizeof s->why, "%s", why);
+	why = st == LLM_LOCAL_DEAD ? s->why : why;
 	if (s->on_state && !s->freed)
 		s->on_state(s->ud, st, why);
 }
 
 static void flush_line(struct llm_local *s)
 {
-	if (s->line.len)
+	if (s->line.len) {
 		notef(s, "local server stderr: %s", s->line.p);
+		if (s->tail.len)
+			sl_buf_addc(&s->tail, '\n');
+		sl_buf_add(&s->tail, s->line.p, s->line.len);
+		if (s->tail.len > LOC_TAIL) {
+			size_t cut = s->tail.len - LOC_TAIL;
+			memmove(s->tail.p, s->tail.p + cut, LOC_TAIL);
+			s->tail.len = LOC_TAIL;
+			s->tail.p[LOC_TAIL] = 0;
+		}
+	}
 	sl_buf_reset(&s->line);
 }
 
@@ -141,8 +159,8 @@ static void probe_done(void *ud, const struct hc_result *r)
 		set_state(s, LLM_LOCAL_READY, NULL);
 		return;
 	}
-	if (r->code == 0 && r->status == 404 && !strcmp(s->health_path, "/health"))
-		s->health_path = "/v1/models"; /* no /health: ask for the models */
+	/* not yet: the next probe asks the other endpoint */
+	s->health_path = strcmp(s->health_path, "/v1/models") ? "/v1/models" : "/health";
 }
 
 static void on_poll(uv_timer_t *t)
@@ -237,7 +255,7 @@ static void start_child(struct llm_local *s)
 	uv_read_start((uv_stream_t *)s->err_pipe, err_alloc, on_err_read);
 	notef(s, "local server started (pid %d): %s", s->proc->pid, s->cmd);
 	s->started_ms = uv_now(s->loop);
-	s->health_path = "/health";
+	s->health_path = "/v1/models";
 	if (s->state != LLM_LOCAL_STARTING)
 		set_state(s, LLM_LOCAL_STARTING, NULL);
 	uv_timer_start(s->timer, on_poll, LOC_POLL_MS, LOC_POLL_MS);
@@ -265,12 +283,13 @@ struct llm_local *llm_local_new(uv_loop_t *loop, struct hc *hc, const char *cmd,
 	size_t n = strlen(s->base);
 	while (n && s->base[n - 1] == '/')
 		s->base[--n] = 0;
-	s->ready_timeout_ms = ready_timeout_ms > 0 ? ready_timeout_ms : 120000;
+	s->ready_timeout_ms = ready_timeout_ms > 0 ? ready_timeout_ms : 60000;
 	s->note = note;
 	s->on_state = on_state;
 	s->ud = ud;
 	s->state = LLM_LOCAL_STARTING;
 	sl_buf_init(&s->line);
+	sl_buf_init(&s->tail);
 	s->timer = sl_xcalloc(1, sizeof *s->timer);
 	uv_timer_init(loop, s->timer);
 	s->timer->data = s;

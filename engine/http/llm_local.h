@@ -15,7 +15,8 @@ enum llm_local_state { LLM_LOCAL_STARTING, LLM_LOCAL_READY, LLM_LOCAL_DEAD };
 struct llm_local;
 
 /** Starts `cmd` (run by /bin/sh -c, in its own process group) and polls
- * base_url's health until it answers 200 (ready_timeout_ms, 0 = 120 s).
+ * base_url's /v1/models and /health until one answers 200 (ready_timeout_ms,
+ * 0 = 60 s).
  * note gets every lifecycle line and the server's stderr lines; on_state
  * each change (why set for DEAD). hc is used for the health checks. */
 struct llm_local *llm_local_new(uv_loop_t *loop, struct hc *hc, const char *cmd,

@@ -14,11 +14,13 @@ local M = {}
 
 local resolved_model -- cached answer of /v1/models
 
+-- Without --model the model is only known after the first /v1/models
+-- call, after the id is fixed: such sessions are "local:auto".
 function M.id(model)
 	if type(model) == "string" and model ~= "" then
 		return "local:" .. model
 	end
-	return "local"
+	return "local:auto"
 end
 
 function M.pricing(model)

@@ -58,9 +58,13 @@ function M.complete(req, opts)
 		return nil, http.err("config", "openai-ws: no API key (set OPENAI_API_KEY)")
 	end
 	local model = model_of(req.model)
+	local url = ws_url(opts.base_url, model)
+	if not string.match(url, "^wss?://") then
+		return nil, http.err("config", "openai-ws: base URL must be ws://, wss://, http:// or https://")
+	end
 	local started = os.clock()
 	local conn, cerr = silo.ws.connect({
-		url = ws_url(opts.base_url, model),
+		url = url,
 		headers = { { "authorization", silo.secret(opts.api_key_env, "Bearer {secret}") } },
 		timeout_ms = 30000,
 	})

@@ -21,8 +21,9 @@ local function model_of(model)
 	return model
 end
 
+-- cli.md 4.3 names this backend's ids openai-responses:<model>.
 function M.id(model)
-	return "openai:" .. model_of(model)
+	return "openai-responses:" .. model_of(model)
 end
 
 function M.pricing(model)

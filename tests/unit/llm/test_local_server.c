@@ -131,6 +131,7 @@ TEST(local_server_that_keeps_dying_is_given_up)
 	CHECK(fx_run(l, &loop, req, &r) == 0);
 	CHECK_STR(jv_get_str(r.err, "class"), "transport");
 	CHECK(strstr(jv_get_str(r.err, "message"), "died 3 times") != NULL);
+	CHECK(strstr(jv_get_str(r.err, "message"), "stderr ended with: boom") != NULL);
 	CHECK(count(n.all.p, "local server started") == 3);
 	CHECK(count(n.all.p, "local server stderr: boom") == 3);
 	CHECK(count(n.all.p, "exited (status 3)") == 3);

@@ -59,7 +59,7 @@ TEST(openai_text_and_request_shape)
 	struct llm *l = mk(&loop, "openai", FX_OPENAI, NULL);
 	if (!l)
 		return;
-	CHECK_STR(llm_id(l), "openai:gpt-5"); /* decisions 13 default */
+	CHECK_STR(llm_id(l), "openai-responses:gpt-5"); /* decisions 13, cli.md 4.3 */
 	CHECK(jv_len(llm_pricing(l)) == 6);
 	CHECK_STR(jv_get_str(jv_at(llm_pricing(l), 0), "key"), "gpt-4o-mini");
 	struct jv *req = fx_request("gpt-4.1", 1);
@@ -236,7 +236,7 @@ TEST(local_models_default_stream_and_tools)
 	struct llm *l = mk(&loop, "local", FX_LOCAL, NULL);
 	if (!l)
 		return;
-	CHECK_STR(llm_id(l), "local");
+	CHECK_STR(llm_id(l), "local:auto");
 	CHECK(jv_is(llm_pricing(l), JV_NULL));
 	/* no model: the first of /v1/models */
 	struct jv *req = fx_request("", 0);
