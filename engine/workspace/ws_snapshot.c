@@ -178,6 +178,37 @@ out:
 	return rc;
 }
 
+/* One pass: hash while copying into blobs/.incoming-*, then name it. */
+static int blob_store(const char *blobs, int fd, char sha[65], int64_t *size, struct sl_err *err)
+{
+	char id[13];
+	sl_random_id(id);
+	char *tmp = sl_xasprintf("%s/.incoming-%s", blobs, id);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	int rc = 0;
+	if (out < 0) {
+		rc = sl_err_set(err, SL_EIO, "cannot create blob %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	rc = ws__hash_copy(fd, out, sha, size, err);
+	if (close(out) && !rc)
+		rc = sl_err_set(err, SL_EIO, "cannot write blob %s", tmp);
+	if (!rc) {
+		char *dst = sl_xasprintf("%s/%s", blobs, sha);
+		struct stat st;
+		if (stat(dst, &st) == 0)
+			unlink(tmp); /* same content already stored */
+		else if (rename(tmp, dst))
+			rc = sl_err_set(err, SL_EIO, "cannot store blob %s: %s", dst, strerror(errno));
+		free(dst);
+	}
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 struct walk {
 	const char *blobs;
 	int strict;
@@ -272,9 +303,8 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix)
 						strerror(errno));
 				break;
 			}
-			rc = ws__hash_copy(fd, -1, n->sha, &n->size, w->err);
-			if (!rc && w->blobs)
-				rc = ws__blob_put_fd(w->blobs, fd, n->sha, w->err);
+			rc = w->blobs ? blob_store(w->blobs, fd, n->sha, &n->size, w->err)
+				      : ws__hash_copy(fd, -1, n->sha, &n->size, w->err);
 			close(fd);
 			if (rc) {
 				sl_err_prefix(w->err, "%s", path);
