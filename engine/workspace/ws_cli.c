@@ -201,8 +201,7 @@ static void print_status(const struct jv *s)
 	printf("locked: %s\n", locked ? "yes" : "no");
 	const struct jv *att = jv_get(s, "attached");
 	if (jv_is(att, JV_OBJECT))
-		printf("attached: harness %s (pid %lld)\n", jv_get_str(att, "harness"),
-		       (long long)jv_get_int(att, "pid", 0));
+		printf("attached: harness %s\n", jv_get_str(att, "harness"));
 	else
 		printf("attached: no\n");
 	printf("shells: %lld\n", (long long)jv_get_int(s, "shells", 0));

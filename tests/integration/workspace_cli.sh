@@ -97,8 +97,10 @@ for S in "${strategies[@]}"; do
 	[ "$M" = "$M2" ] && ok "$S: one shared mount" || bad "$S: one shared mount ($M vs $M2)"
 	expect_fail "$S: second harness refused" 1 "already attached to harness test-harness (pid $H)" "$DRV" attach "$WS" $$
 	expect "$S: status attached" "${W[@]}" status "$WS"
-	has "$S: status shows harness" "^attached: harness test-harness (pid $H)" "$T/out"
+	has "$S: status shows harness" "^attached: harness test-harness\$" "$T/out"
 	has "$S: status shows a shell" "^shells: 1" "$T/out"
+	expect "$S: status --json" "${W[@]}" status "$WS" --json
+	has "$S: status json pid" "\"pid\": $H" "$T/out"
 
 	# every kind of change, from inside the container
 	(
