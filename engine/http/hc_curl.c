@@ -6,10 +6,13 @@
  * are collected with curl_multi_info_read and reported once.
  *
  * Re-entrancy: user callbacks (on_chunk, on_done) may start or cancel
- * requests and even free the client. A request cancelled inside its own
- * write callback is only marked, and the write callback then fails the
- * transfer; everything is released when curl reports it done. hc_free()
- * inside a callback is deferred until the outermost callback returns.
+ * requests and even free the client, so they never run inside a libcurl
+ * callback (libcurl refuses curl_multi_add_handle there): streamed body
+ * pieces are buffered by the write callback and handed to on_chunk after
+ * curl_multi_socket_action returns, and completions come from
+ * curl_multi_info_read. A request cancelled while curl is busy is only
+ * marked and released afterwards. hc_free() inside a callback is deferred
+ * until the outermost callback returns.
  */
 #include "http/hc.h"
 
@@ -51,6 +54,7 @@ struct hc_req {
 	size_t max_body;
 	int cancelled;             /* hc_cancel came; no on_done */
 	int streaming;             /* decided at the first body byte */
+	struct sl_buf sbuf;        /* streamed bytes not yet given to on_chunk */
 	int stream_decided;
 	int aborted_by_chunk;
 	int too_big;
@@ -90,6 +94,7 @@ static void req_unlink_free(struct hc_req *r)
 	free(r->body);
 	sl_buf_free(&r->resp);
 	sl_buf_free(&r->hraw);
+	sl_buf_free(&r->sbuf);
 	free(r);
 }
 
@@ -157,6 +162,42 @@ static void handle_closed(uv_handle_t *h)
 		free(c);
 }
 
+static void finish(struct hc_req *r, CURLcode cc);
+
+/* Hands r's buffered stream bytes to on_chunk (outside libcurl; depth is
+ * held, so r stays valid even if the callback cancels it). Returns 1 when
+ * the consumer asked to stop. */
+static int give_chunk(struct hc_req *r)
+{
+	struct hc *c = r->c;
+	struct sl_buf b = r->sbuf; /* take it: on_chunk may add more requests */
+	sl_buf_init(&r->sbuf);
+	c->depth++;
+	int stop = r->on_chunk(r->ud, b.p, b.len);
+	sl_buf_free(&b);
+	int r_stop = stop && !r->cancelled && !c->free_pending;
+	if (r_stop)
+		r->aborted_by_chunk = 1;
+	c->depth--; /* the caller holds its own level */
+	return r_stop;
+}
+
+/* Gives buffered stream pieces to their on_chunk once curl has returned.
+ * A consumer that asks to stop gets its transfer ended as cancelled. */
+static void flush_streams(struct hc *c)
+{
+	for (;;) {
+		struct hc_req *r;
+		for (r = c->reqs; r; r = r->next)
+			if (r->sbuf.len && !r->cancelled && !r->aborted_by_chunk)
+				break;
+		if (!r || c->free_pending)
+			return;
+		if (give_chunk(r))
+			finish(r, CURLE_WRITE_ERROR);
+	}
+}
+
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct hc_sock *s = p->data;
@@ -170,6 +211,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		flags |= CURL_CSELECT_OUT;
 	c->depth++;
 	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	flush_streams(c);
 	check_done(c);
 	leave_cb(c);
 }
@@ -180,6 +222,7 @@ static void on_timer(uv_timer_t *t)
 	int running;
 	c->depth++;
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	flush_streams(c);
 	check_done(c);
 	leave_cb(c);
 }
@@ -306,17 +349,16 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		r->stream_decided = 1;
 	}
 	if (r->streaming) {
-		struct hc *c = r->c;
-		c->depth++;
-		int stop = r->on_chunk(r->ud, p, len);
-		int gone = c->free_pending;
-		leave_cb(c);
-		if (gone || r->cancelled)
+		if (r->aborted_by_chunk)
 			return 0;
-		if (stop) {
-			r->aborted_by_chunk = 1;
+		/* flush_streams hands it over once curl has returned; a
+		 * consumer that stops reading cannot make this grow past the
+		 * body limit */
+		if (r->sbuf.len + len > r->max_body) {
+			r->too_big = 1;
 			return 0;
 		}
+		sl_buf_add(&r->sbuf, p, len);
 		return len;
 	}
 	if (r->resp.len + len > r->max_body) {
@@ -365,8 +407,12 @@ static void finish(struct hc_req *r, CURLcode cc)
 	struct hc *c = r->c;
 	struct hc_result res = { 0 };
 	char msg[CURL_ERROR_SIZE + 64];
-	if (r->cancelled) {
-		req_unlink_free(r);
+	/* the last pieces go before the end */
+	if (r->sbuf.len && !r->cancelled && !r->aborted_by_chunk && give_chunk(r))
+		cc = CURLE_WRITE_ERROR;
+	if (r->cancelled || c->free_pending) {
+		if (c->depth == 0)
+			req_unlink_free(r);
 		return;
 	}
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);

@@ -56,6 +56,11 @@ static const char *err_msg(struct fx_result *r)
 	return m ? m : "";
 }
 
+static void keep_note(void *ud, const char *msg)
+{
+	sl_buf_printf(ud, "%s\n", msg);
+}
+
 TEST(anthropic_text_stream_and_request_shape)
 {
 	SKIP_IF_NO_FIXTURE();
@@ -65,6 +70,9 @@ TEST(anthropic_text_stream_and_request_shape)
 	CHECK(l != NULL);
 	if (!l)
 		return;
+	struct sl_buf notes;
+	sl_buf_init(&notes);
+	llm_set_note(l, keep_note, &notes);
 	CHECK_STR(llm_id(l), "anthropic:claude-sonnet-4-6");
 	struct jv *pr = llm_pricing(l);
 	CHECK(jv_len(pr) == 3);
@@ -111,8 +119,13 @@ TEST(anthropic_text_stream_and_request_shape)
 	CHECK_STR(jv_get_str(m0, "role"), "user");
 	CHECK_STR(jv_get_str(jv_at(jv_get(m0, "content"), 0), "text"), "Hi there");
 	jv_unref(rec);
-	/* nothing returned to the engine carries the key */
+	/* nothing returned to the engine carries the key; the journal note
+	 * names the header with its value redacted */
 	CHECK(strstr(r.text, FX_ANTHROPIC_KEY) == NULL);
+	CHECK(notes.p && strstr(notes.p, "-> 200 (request headers: x-api-key: [redacted], "
+					 "anthropic-version: 2023-06-01"));
+	CHECK(notes.p && strstr(notes.p, FX_ANTHROPIC_KEY) == NULL);
+	sl_buf_free(&notes);
 	fx_result_free(&r);
 	jv_unref(req);
 	llm_free(l);
@@ -406,6 +419,57 @@ TEST(anthropic_concurrent_calls_share_a_backend)
 		;
 	CHECK(concurrent_done == 4);
 	jv_unref(req);
+	llm_free(l);
+	CHECK(fx_loop_close(&loop) == 0);
+}
+
+struct chain {
+	struct llm *l;
+	struct jv *req2;
+	int stage;
+	struct jv *resp2, *err1;
+};
+
+static void second_done(void *ud, struct jv *resp, struct jv *err)
+{
+	struct chain *ch = ud;
+	ch->stage = 2;
+	ch->resp2 = resp;
+	jv_unref(err);
+}
+
+/* The first call fails while its stream is being read; its completion
+ * starts the next call at once, as the engine's state machine does. */
+static void first_done(void *ud, struct jv *resp, struct jv *err)
+{
+	struct chain *ch = ud;
+	ch->stage = 1;
+	ch->err1 = err;
+	jv_unref(resp);
+	CHECK(llm_complete(ch->l, ch->req2, second_done, ch) > 0);
+}
+
+TEST(anthropic_new_call_from_a_failed_stream_completion)
+{
+	SKIP_IF_NO_FIXTURE();
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct llm *l = mk(&loop, "claude-sonnet-badsse");
+	if (!l)
+		return;
+	struct chain ch = { .l = l };
+	struct jv *req1 = fx_request("claude-sonnet-badsse", 0);
+	ch.req2 = fx_request("claude-sonnet-4-6", 0);
+	CHECK(llm_complete(l, req1, first_done, &ch) > 0);
+	while (ch.stage < 2 && uv_run(&loop, UV_RUN_ONCE))
+		;
+	CHECK_STR(jv_get_str(ch.err1, "class"), "malformed");
+	CHECK(ch.resp2 != NULL);
+	CHECK_STR(jv_get_str(jv_at(jv_get(ch.resp2, "content"), 0), "text"), "Hello from fake.");
+	jv_unref(ch.err1);
+	jv_unref(ch.resp2);
+	jv_unref(req1);
+	jv_unref(ch.req2);
 	llm_free(l);
 	CHECK(fx_loop_close(&loop) == 0);
 }
