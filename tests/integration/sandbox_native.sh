@@ -112,7 +112,7 @@ $(id -u "$SB_USER")"
 	sb_check "the helper reaps orphans (no zombies)" test "$out" = 0
 }
 
-SB_USER=root
+SB_USER=$(id -un)
 suite
 if sb_have_user; then
 	SB_USER=silotest

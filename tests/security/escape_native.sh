@@ -198,7 +198,7 @@ run_suite() {
 	# the caller's terminal: silo may run on one, the sandbox must not reach it
 	if command -v script >/dev/null; then
 		local mk=ttymark$RANDOM$RANDOM
-		out=$(cd "$T" && script -qec "$(printf '%q ' env SILO_HELPER_BIN="$SILO_HELPER_BIN" TMPDIR="$TMPDIR" ${SB_USER:+runuser -u "$SB_USER" --} "${SB_DRV[@]}") --workspace $WS -- sh -c 'echo $mk-\$((1+1)) >/dev/tty; /workspace/try-syscall tiocsti'" /dev/null </dev/null 2>&1)
+		out=$(cd "$T" && script -qec "$(printf '%q ' env SILO_HELPER_BIN="$SILO_HELPER_BIN" TMPDIR="$TMPDIR" $([ "$SB_USER" != "$(id -un)" ] && echo runuser -u "$SB_USER" --) "${SB_DRV[@]}") --workspace $WS -- sh -c 'echo $mk-\$((1+1)) >/dev/tty; /workspace/try-syscall tiocsti'" /dev/null </dev/null 2>&1)
 		if ! grep -q "$mk-2" <<<"$out" && grep -q '^BLOCKED' <<<"$out"; then
 			sb_ok "no write to the caller's terminal through /dev/tty"
 		else
@@ -233,7 +233,7 @@ run_suite() {
 	sb_check "host hostname unchanged" test "$(hostname)" = "$HOST_HOSTNAME"
 }
 
-SB_USER=root
+SB_USER=$(id -un)
 run_suite
 if sb_have_user; then
 	SB_USER=silotest

@@ -30,7 +30,7 @@ sb_init() {
 	trap 'sb_cleanup' EXIT
 	SB_N=0
 	SB_FAILED=0
-	SB_USER=root
+	SB_USER=$(id -un)
 }
 
 sb_cleanup() {
@@ -47,7 +47,7 @@ sb_have_user() {
 
 # sb_exec [driver options...] -- CMD...: runs the driver as $SB_USER.
 sb_exec() {
-	if [ "$SB_USER" = root ]; then
+	if [ "$SB_USER" = "$(id -un)" ]; then
 		"${SB_DRV[@]}" "$@"
 	else
 		(cd "$SB_T" && runuser -u "$SB_USER" -- env SILO_HELPER_BIN="$SILO_HELPER_BIN" TMPDIR="$TMPDIR" \
