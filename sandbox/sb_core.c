@@ -25,6 +25,7 @@ __attribute__((used)) static void (*const sb__keep[])(void) = {
 	(void (*)(void))sb_doctor,
 	(void (*)(void))sb_canaries,
 	(void (*)(void))cli_sandbox_exec,
+	(void (*)(void))sb_mock_set_fixture, /* pulls in sb_mock_ops (same object) */
 };
 
 /* Weak: engine/mock defines it; until it does, "mock" is unavailable. */
