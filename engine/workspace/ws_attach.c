@@ -83,6 +83,8 @@ int ws_attach(const char *state_dir, const char *path, const char *owner_id, int
 				"%s: an unlock is in progress; re-run `silo workspace unlock %s` to "
 				"finish it",
 				canon, canon);
+	if (!rc && pid > 0 && !ws__alive(pid))
+		rc = sl_err_set(err, SL_EINVAL, "cannot attach process %d: it is not running", pid);
 	if (!rc && ws__att_prune(&d, e.id, err) < 0)
 		rc = err->code;
 	if (!rc && !secondary) {

@@ -20,7 +20,8 @@ T=$(mktemp -d /tmp/ws-fault-XXXXXX)
 export LLMDEVSILO_STATE_DIR=$T/state
 SLEEPERS=()
 cleanup() {
-	for p in "${SLEEPERS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# only our own live background jobs: a reaped pid may belong to someone else now
+	kill -9 $(jobs -p) 2>/dev/null
 	for m in "$T"/state/workspaces/*/mnt; do umount -l "$m" 2>/dev/null || fusermount -uz "$m" 2>/dev/null; done
 	chmod -R u+w "$T" 2>/dev/null
 	rm -rf "$T"

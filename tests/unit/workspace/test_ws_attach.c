@@ -146,7 +146,14 @@ TEST(dead_attachments_are_pruned)
 	struct sl_err err = { 0 };
 	CHECK(ws_lock(state, wsdir, WS_STRATEGY_DIRECTORY, NULL, &err) == 0);
 	struct ws_attachment a = { 0 }, b = { 0 };
-	CHECK(ws_attach(state, wsdir, "gone", dead_pid(), 0, &a, &err) == 0);
+	/* a process that is not running cannot attach */
+	CHECK(ws_attach(state, wsdir, "gone", dead_pid(), 0, &a, &err) != 0);
+	CHECK(strstr(err.msg, "not running") != NULL);
+	/* one that dies while attached is pruned */
+	int p = spawn_sleeper();
+	CHECK(ws_attach(state, wsdir, "gone", p, 0, &a, &err) == 0);
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
 	/* the recorded harness is dead: a new one may attach */
 	CHECK(ws_attach(state, wsdir, "next", getpid(), 0, &b, &err) == 0);
 	/* the stale detach of the dead one cannot clear the new one */
