@@ -247,3 +247,64 @@ int lh__l_require(lua_State *L)
 	lua_setfield(L, 2, name);
 	return 1;
 }
+
+/* ---- C loops the count hook cannot see ---------------------------------- */
+
+/* Charges n instructions to the running call; raises past the budget. */
+static void charge_n(lua_State *L, lua_Integer n)
+{
+	struct lh_state *st = lh__from_L(L);
+
+	if (n > 0)
+		st->instr_used += (uint64_t)n;
+	if (!st->killed && st->instr_budget && st->instr_used > st->instr_budget)
+		lh__kill(st, "%s: instruction budget exceeded", st->script ? st->script : "script");
+	if (st->killed)
+		luaL_error(L, "%s", st->kill_msg);
+}
+
+/* string.rep("", n) loops n times in C to build ""; its result is known. */
+static int l_rep(lua_State *L)
+{
+	size_t l, lsep = 0;
+
+	luaL_checklstring(L, 1, &l);
+	luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (l + lsep == 0) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* table.move(a1, f, e, t [, a2]) copies e - f + 1 slots in a C loop:
+ * charge them up front. */
+static int l_move(lua_State *L)
+{
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+
+	if (e >= f)
+		charge_n(L, e - f + 1 > 0 ? e - f + 1 : LUA_MAXINTEGER);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+void lh__install_loop_guards(lua_State *L)
+{
+	lua_getglobal(L, "string");
+	lua_getfield(L, -1, "rep");
+	lua_pushcclosure(L, l_rep, 1);
+	lua_setfield(L, -2, "rep");
+	lua_pop(L, 1);
+	lua_getglobal(L, "table");
+	lua_getfield(L, -1, "move");
+	lua_pushcclosure(L, l_move, 1);
+	lua_setfield(L, -2, "move");
+	lua_pop(L, 1);
+}

@@ -93,6 +93,8 @@ int lh__l_setmetatable(lua_State *L);
 
 /* string.find/match/gmatch/gsub with budgeted matching (lh_match.c). */
 void lh__install_match(lua_State *L);
+/* string.rep / table.move wrappers for loops that run in C (lh_base.c). */
+void lh__install_loop_guards(lua_State *L);
 
 /* Module openers (each pushes one module table). */
 int lh__open_json(lua_State *L);

@@ -351,6 +351,7 @@ static int setup(lua_State *L)
 	lua_getglobal(L, "string");
 	lh__install_match(L);
 	lua_pop(L, 1);
+	lh__install_loop_guards(L);
 	/* getmetatable("") must not hand out the shared string metatable. */
 	lua_pushliteral(L, "");
 	lua_getmetatable(L, -1);

@@ -351,3 +351,19 @@ TEST(hookless_corners)
 	CHECK_EVAL(st, "return {xpcall(function(a, b) return a + b end, print, 1, 2)}", "[true,3]");
 	lh_free(st);
 }
+
+TEST(c_loops)
+{
+	struct lh_state *st = mk(LH_TOOL);
+
+	/* Loops that run inside C functions, out of the count hook's sight. */
+	CHECK_EVAL(st, "return #string.rep('', 1e15)", "0");
+	CHECK_EVAL(st, "return #string.rep('', 1e15, '')", "0");
+	CHECK_EVAL(st, "local t = {} table.move({}, 1, 1e15, 1, t) return #t",
+		   "ERR: test.lua: instruction budget exceeded");
+	CHECK_EVAL(st, "return {table.move({1, 2, 3}, 1, 3, 2), string.rep('ab', 3, ',')}",
+		   "[[1,1,2,3],\"ab,ab,ab\"]");
+	CHECK_EVAL_HAS(st, "return table.concat(setmetatable({}, {__len = function() return 1e15 end}))",
+		       "invalid value");
+	lh_free(st);
+}
