@@ -112,6 +112,13 @@ char *sb__helper_find(struct sl_err *err);
 int sb__helper_install(const char *scratch, struct sl_err *err);
 void sb__note(struct sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- sb_cgroup.c ---- */
+
+/* Puts pid into a new pids-limited cgroup when the host allows it; returns
+ * the group's directory (owned) and *limit, or NULL with *limit = 0. */
+char *sb__cgroup_limit(pid_t pid, int *limit);
+void sb__cgroup_remove(const char *dir);
+
 /* ---- sb_seccomp.c ---- */
 
 struct sock_filter;

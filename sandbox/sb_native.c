@@ -274,6 +274,18 @@ static long long mono_ms(void)
 
 static void reap(struct sb_native *n)
 {
+	if (n->cgroup && n->pid > 0) {
+		/* every process of the sandbox, even one that left the pid
+		 * namespace's view, is in the group */
+		char *kill_file = sl_xasprintf("%s/cgroup.kill", n->cgroup);
+		int fd = open(kill_file, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, "1", 1);
+			SL_UNUSED(w);
+			close(fd);
+		}
+		free(kill_file);
+	}
 	if (n->pid > 0) {
 		if (n->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
@@ -288,6 +300,9 @@ static void reap(struct sb_native *n)
 		close(n->pidfd);
 		n->pidfd = -1;
 	}
+	sb__cgroup_remove(n->cgroup);
+	free(n->cgroup);
+	n->cgroup = NULL;
 }
 
 /* Waits for the helper to connect: errors from the child, its early exit
@@ -407,6 +422,8 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	}
 	n->pid = pid;
+	/* before the helper can fork: descendants inherit the group */
+	n->cgroup = sb__cgroup_limit(pid, &n->pids_max);
 	cfd = await_helper(n, lfd, errp[0], err);
 	if (cfd < 0)
 		goto fail;
@@ -534,6 +551,10 @@ static struct jv *native_access_report(struct sb *sb)
 	jv_push(notes, abi ? jv_strf("Landlock ABI %d mirrors the mounts", abi)
 			   : jv_str("Landlock unavailable on this kernel: mounts and seccomp "
 				    "only"));
+	if (n->started)
+		jv_push(notes, n->pids_max ? jv_strf("at most %d processes (pids cgroup)", n->pids_max)
+					   : jv_str("no cgroup process limit here (best-effort; see "
+						    "silo doctor)"));
 	jv_push(notes, jv_str("the workspace stays reachable on the host while attached"));
 	jv_set(r, "notes", notes);
 	if (n->canaries)

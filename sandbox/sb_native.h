@@ -86,6 +86,8 @@ struct sb_native {
 	void *stop_ud;
 	struct jv *canaries;      /* owned: last canary results, or NULL */
 	pid_t shell_pgid;         /* user shell process group, 0 none */
+	char *cgroup;             /* owned: pids cgroup dir, or NULL */
+	int pids_max;             /* its limit, 0 = none */
 };
 
 #endif

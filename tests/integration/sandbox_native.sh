@@ -108,6 +108,11 @@ $(id -u "$SB_USER")"
 		sb_check "user shell on a real terminal" grep -q tty-ok <<<"$out"
 	fi
 
+	if sb_exec --workspace "$WS" --access 2>/dev/null | grep -q 'processes (pids cgroup)'; then
+		out=$(SILO_SANDBOX_PIDS_MAX=40 sb_exec --workspace "$WS" -- sh -c 'n=0; for i in $(seq 60); do sleep 1 & n=$((n+1)); done; echo started' 2>&1)
+		sb_check "pids cgroup stops a fork bomb" grep -q -i -e 'fork' -e 'resource temporarily unavailable' <<<"$out"
+	fi
+
 	out=$(sb_exec --workspace "$WS" -- sh -c '(sleep 0.2 &); sleep 0.5; ps -eo stat= | grep -c Z' 2>&1)
 	sb_check "the helper reaps orphans (no zombies)" test "$out" = 0
 }
