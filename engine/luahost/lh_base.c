@@ -295,6 +295,37 @@ static int l_move(lua_State *L)
 	return lua_gettop(L);
 }
 
+/* table.insert / table.remove shift and table.sort orders #t slots in C;
+ * #t may come from a __len metamethod, so charge it first (sort: n log n).
+ * Upvalue 1: the original; 2: true for sort. */
+static int l_by_len(lua_State *L)
+{
+	lua_Integer n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = luaL_len(L, 1);
+	if (lua_toboolean(L, lua_upvalueindex(2)) && n > 1) {
+		lua_Integer lg = 1;
+
+		for (lua_Integer m = n; m > 1; m >>= 1)
+			lg++;
+		n = n > LUA_MAXINTEGER / lg ? LUA_MAXINTEGER : n * lg;
+	}
+	charge_n(L, n);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static void wrap_by_len(lua_State *L, const char *name, int sort)
+{
+	lua_getfield(L, -1, name);
+	lua_pushboolean(L, sort);
+	lua_pushcclosure(L, l_by_len, 2);
+	lua_setfield(L, -2, name);
+}
+
 void lh__install_loop_guards(lua_State *L)
 {
 	lua_getglobal(L, "string");
@@ -306,5 +337,8 @@ void lh__install_loop_guards(lua_State *L)
 	lua_getfield(L, -1, "move");
 	lua_pushcclosure(L, l_move, 1);
 	lua_setfield(L, -2, "move");
+	wrap_by_len(L, "insert", 0);
+	wrap_by_len(L, "remove", 0);
+	wrap_by_len(L, "sort", 1);
 	lua_pop(L, 1);
 }

@@ -365,5 +365,17 @@ TEST(c_loops)
 		   "[[1,1,2,3],\"ab,ab,ab\"]");
 	CHECK_EVAL_HAS(st, "return table.concat(setmetatable({}, {__len = function() return 1e15 end}))",
 		       "invalid value");
+	CHECK_EVAL(st, "local t = setmetatable({}, {__len = function() return 1e15 end})"
+		       " table.insert(t, 1, 'x') return 1",
+		   "ERR: test.lua: instruction budget exceeded");
+	CHECK_EVAL(st, "local t = setmetatable({}, {__len = function() return 1e15 end})"
+		       " table.remove(t, 1) return 1",
+		   "ERR: test.lua: instruction budget exceeded");
+	CHECK_EVAL(st, "local t = setmetatable({}, {__len = function() return 1e15 end,"
+		       " __index = tostring}) table.sort(t) return 1",
+		   "ERR: test.lua: instruction budget exceeded");
+	CHECK_EVAL(st, "local t = {3, 1, 2} table.sort(t) table.insert(t, 4) table.insert(t, 1, 0)"
+		       " local r = table.remove(t) return {t, r, table.remove(t, 1)}",
+		   "[[1,2,3],4,0]");
 	lh_free(st);
 }
