@@ -9,6 +9,7 @@
 
 #include <lauxlib.h>
 
+#include "luahost/lh.h"
 #include "policy/pol.h"
 #include "tap.h"
 
@@ -280,6 +281,56 @@ TEST(shipped_policies)
 	CHECK_STR(s, "null");
 	free(s);
 	jv_unref(req);
+	pol_free(&p);
+}
+
+static int exec_call(void *ud, void *task_ctx, const char *service, struct jv *args,
+		     lh_done_fn done, void *token, struct sl_err *err)
+{
+	struct jv *r = jv_obj();
+
+	SL_UNUSED(ud);
+	SL_UNUSED(task_ctx);
+	SL_UNUSED(err);
+	/* Echo what the tool asked for, so the test sees service and cwd. */
+	jv_set(r, "stdout", jv_strf("%s in %s", service, jv_get_str(args, "cwd")));
+	jv_set(r, "exit_code", jv_int(0));
+	jv_unref(args);
+	done(token, r, NULL, 0);
+	return 0;
+}
+
+static void tool_done(void *ud, struct jv *result, const char *errmsg)
+{
+	char **out = ud;
+
+	*out = errmsg ? sl_xasprintf("ERR: %s", errmsg) : jv_to_string(result, JV_EMIT_SORTED);
+	jv_unref(result);
+}
+
+TEST(policy_tool_runs_as_task)
+{
+	char path[1024];
+	const char *f = __FILE__;
+	const char *cut = strstr(f, "tests/unit/policy/");
+	struct lh_services svc = { .call = exec_call };
+	struct sl_err err = { 0 };
+	struct jv *ctx = jv_obj();
+	char *out = NULL;
+	struct pol p;
+
+	snprintf(path, sizeof(path), "%.*spolicies/examples/team.lua", (int)(cut - f), f);
+	pol_init(&p);
+	CHECK(pol_load_file(&p, path, NULL, &err) == 0);
+	CHECK(p.n_tool_refs == 1);
+	if (p.n_tool_refs == 1) {
+		lh_set_services(p.lua, &svc);
+		jv_set(ctx, "workspace", jv_str("/workspace"));
+		lh_task_start(p.lua, p.tool_refs[0], "run", NULL, ctx, NULL, tool_done, &out);
+		CHECK_STR(out, "{\"content\":\"helper.exec in /workspace\",\"is_error\":false}");
+		free(out);
+	}
+	jv_unref(ctx);
 	pol_free(&p);
 }
 
