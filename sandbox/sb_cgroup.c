@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,33 @@ static int write_to(const char *dir, const char *file, const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
+/* Moving a process between cgroup v1 groups waits for an RCU grace period
+ * (~20 ms on our machines): the move runs on a thread while the child sets
+ * itself up, and is joined before the helper can fork. */
+struct mover {
+	pthread_t th;
+	char *dir; /* owned */
+	pid_t pid;
+	int rc;
+};
+
+static void *move_main(void *arg)
+{
+	struct mover *m = arg;
+	char pidv[32];
+	snprintf(pidv, sizeof(pidv), "%d", (int)m->pid);
+	m->rc = write_to(m->dir, "cgroup.procs", pidv);
+	return NULL;
+}
+
 char *sb__cgroup_limit(pid_t pid, int *limit)
 {
 	static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" };
+	const char *off = getenv("SILO_SANDBOX_PIDS_MAX");
+	if (off && !strcmp(off, "0")) {
+		*limit = 0;
+		return NULL;
+	}
 	char id[13], val[32];
 	sl_random_id(id);
 	for (size_t i = 0; i < SL_ARRAY_LEN(roots); i++) {
@@ -61,7 +86,8 @@ char *sb__cgroup_limit(pid_t pid, int *limit)
 		snprintf(val, sizeof(val), "%d", max);
 		char pidv[32];
 		snprintf(pidv, sizeof(pidv), "%d", (int)pid);
-		if (write_to(dir, "pids.max", val) || write_to(dir, "cgroup.procs", pidv)) {
+		if (write_to(dir, "pids.max", val) ||
+		    (pid > 0 && write_to(dir, "cgroup.procs", pidv))) {
 			rmdir(dir);
 			free(dir);
 			continue;
@@ -71,6 +97,31 @@ char *sb__cgroup_limit(pid_t pid, int *limit)
 	}
 	*limit = 0;
 	return NULL;
+}
+
+struct sb_cgmove *sb__cgroup_move_start(const char *dir, pid_t pid)
+{
+	struct mover *m = sl_xcalloc(1, sizeof(*m));
+	m->dir = sl_xstrdup(dir);
+	m->pid = pid;
+	if (pthread_create(&m->th, NULL, move_main, m)) {
+		move_main(m);
+		m->th = 0;
+	}
+	return (struct sb_cgmove *)m;
+}
+
+int sb__cgroup_move_join(struct sb_cgmove *mv)
+{
+	struct mover *m = (struct mover *)mv;
+	if (!m)
+		return -1;
+	if (m->th)
+		pthread_join(m->th, NULL);
+	int rc = m->rc;
+	free(m->dir);
+	free(m);
+	return rc;
 }
 
 void sb__cgroup_remove(const char *dir)

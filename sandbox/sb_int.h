@@ -114,9 +114,14 @@ void sb__note(struct sb *sb, const char *fmt, ...) __attribute__((format(printf,
 
 /* ---- sb_cgroup.c ---- */
 
-/* Puts pid into a new pids-limited cgroup when the host allows it; returns
- * the group's directory (owned) and *limit, or NULL with *limit = 0. */
+/* Creates a pids-limited cgroup when the host allows it (and moves pid
+ * into it when pid > 0); returns the group's directory (owned) and *limit,
+ * or NULL with *limit = 0. */
 char *sb__cgroup_limit(pid_t pid, int *limit);
+/* Moves pid into dir on a thread; join returns 0 when it got there. */
+struct sb_cgmove;
+struct sb_cgmove *sb__cgroup_move_start(const char *dir, pid_t pid);
+int sb__cgroup_move_join(struct sb_cgmove *m);
 void sb__cgroup_remove(const char *dir);
 
 /* ---- sb_seccomp.c ---- */

@@ -422,9 +422,15 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	}
 	n->pid = pid;
-	/* before the helper can fork: descendants inherit the group */
-	n->cgroup = sb__cgroup_limit(pid, &n->pids_max);
+	/* joined below, before the helper can be asked to fork: descendants
+	 * inherit the group */
+	n->cgroup = sb__cgroup_limit(0, &n->pids_max);
+	struct sb_cgmove *mv = n->cgroup ? sb__cgroup_move_start(n->cgroup, pid) : NULL;
 	cfd = await_helper(n, lfd, errp[0], err);
+	if (mv && sb__cgroup_move_join(mv)) {
+		SL_WARN("sandbox", "could not move the sandbox into %s", n->cgroup);
+		n->pids_max = 0;
+	}
 	if (cfd < 0)
 		goto fail;
 	SL_DEBUG("sandbox", "start: helper connected at %lld us", mono_us() - t0);
