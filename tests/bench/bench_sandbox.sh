@@ -44,6 +44,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 echo "== cold start to first result of \`true\` (median of $N, whole process) =="
 native=$(median_us "${DRV[@]}" --workspace "$WS" -- true)
 echo "silo native sandbox-exec:   $native us"
+nocg=$(SILO_SANDBOX_PIDS_MAX=0 median_us "${DRV[@]}" --workspace "$WS" -- true)
+echo "  same without pids cgroup: $nocg us"
 if command -v bwrap >/dev/null; then
 	bw=(bwrap --unshare-all --new-session --die-with-parent --ro-bind /usr /usr)
 	for d in /bin /sbin /lib /lib64 /lib32; do
@@ -60,10 +62,13 @@ fi
 un=$(median_us unshare -Urmnp --fork true)
 echo "unshare -Urmnp --fork true: $un us"
 echo "ratio native / unshare:     $(ratio "$native" "$un")"
-inproc=$(for i in $(seq "$N"); do "${DRV[@]}" --workspace "$WS" --timing -- true 2>&1 >/dev/null |
-	sed -n 's/^cold start to first result: \([0-9]*\) us$/\1/p'; done | sort -n |
-	awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-echo "in-process sb start -> first result: $inproc us"
+inproc() {
+	for i in $(seq "$N"); do "${DRV[@]}" --workspace "$WS" --timing -- true 2>&1 >/dev/null |
+		sed -n 's/^cold start to first result: \([0-9]*\) us$/\1/p'; done | sort -n |
+		awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+echo "in-process sb start -> first result: $(inproc) us"
+echo "  same without pids cgroup:          $(SILO_SANDBOX_PIDS_MAX=0 inproc) us"
 
 echo
 echo "== tool round trip of \`true\` in a started sandbox =="
