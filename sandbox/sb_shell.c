@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -46,6 +47,7 @@ struct shell_child {
 	int nsfd[NNS];
 	int slave;
 	int pidpipe; /* write end: the shell's pid for terminate_user_shell */
+	int cgfd;    /* the sandbox's cgroup.procs, or -1 */
 	char *const *argv;
 	const char *shell;
 };
@@ -62,6 +64,9 @@ static __attribute__((noreturn)) void join_and_run(const struct shell_child *s)
 {
 	char eb[512];
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* into the sandbox's pids cgroup first: the shell forks from here */
+	if (s->cgfd >= 0 && write(s->cgfd, "0", 1) != 1)
+		die(2, "cannot join the sandbox's cgroup\n");
 	for (size_t i = 0; i < NNS; i++)
 		if (s->nsfd[i] >= 0 && setns(s->nsfd[i], 0)) {
 			snprintf(eb, sizeof(eb), "setns %s: %s\n", ns_names[i], strerror(errno));
@@ -78,6 +83,8 @@ static __attribute__((noreturn)) void join_and_run(const struct shell_child *s)
 		    dup2(s->slave, 2) < 0)
 			die(2, "cannot attach the pty\n");
 		syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+		struct rlimit core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &core);
 		int ll;
 		if (sb__lockdown(s->c, &ll, eb, sizeof(eb))) {
 			strcat(eb, "\n");
@@ -181,7 +188,7 @@ int sb__native_user_shell(struct sb *sb, char *const *argv, struct sl_err *err)
 			return -1;
 	}
 	struct sb_native *n = sb->impl;
-	struct shell_child s = { .argv = argv, .shell = getenv("SHELL"), .slave = -1 };
+	struct shell_child s = { .argv = argv, .shell = getenv("SHELL"), .slave = -1, .cgfd = -1 };
 	struct sb_child c = { .plan = n->plan };
 	for (size_t i = 0; i < NNS; i++)
 		s.nsfd[i] = -1;
@@ -206,6 +213,10 @@ int sb__native_user_shell(struct sb *sb, char *const *argv, struct sl_err *err)
 		sl_err_set(err, SL_EIO, "silo shell: cannot open a pty in the sandbox: %s",
 			   strerror(errno));
 		goto out;
+	}
+	if (n->cgroup) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", n->cgroup);
+		s.cgfd = open(path, O_WRONLY | O_CLOEXEC);
 	}
 	const char *term = getenv("TERM");
 	env = sb__env_build(&sb->cfg, term && *term ? term : NULL);
@@ -263,6 +274,8 @@ out:
 		close(master);
 	if (s.slave >= 0)
 		close(s.slave);
+	if (s.cgfd >= 0)
+		close(s.cgfd);
 	if (pidfd >= 0)
 		close(pidfd);
 	if (pp[0] >= 0)

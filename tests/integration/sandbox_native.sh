@@ -111,6 +111,8 @@ $(id -u "$SB_USER")"
 	if sb_exec --workspace "$WS" --access 2>/dev/null | grep -q 'processes (pids cgroup)'; then
 		out=$(SILO_SANDBOX_PIDS_MAX=40 sb_exec --workspace "$WS" -- sh -c 'n=0; for i in $(seq 60); do sleep 1 & n=$((n+1)); done; echo started' 2>&1)
 		sb_check "pids cgroup stops a fork bomb" grep -q -i -e 'fork' -e 'resource temporarily unavailable' <<<"$out"
+		out=$(SILO_SANDBOX_PIDS_MAX=40 sb_exec --workspace "$WS" --shell -- sh -c 'for i in $(seq 60); do sleep 1 & done; echo started' 2>&1 </dev/null)
+		sb_check "the pids limit holds in silo shell too" grep -q -i -e 'fork' -e 'resource temporarily unavailable' <<<"$out"
 	fi
 
 	out=$(sb_exec --workspace "$WS" -- sh -c '(sleep 0.2 &); sleep 0.5; ps -eo stat= | grep -c Z' 2>&1)
