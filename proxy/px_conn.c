@@ -617,6 +617,11 @@ static int relay_response(struct px_conn *c)
 static int pump_relay(struct px_conn *c)
 {
 	struct px_req *rq = &c->rq;
+	if (c->cl.shut) {
+		/* the sandbox went away: stop fetching what nobody reads */
+		post(c, PX_E_CLOSE);
+		return 1;
+	}
 	int moved = relay_request(c) | relay_response(c);
 	if (moved)
 		arm(c, c->px->idle_ms);

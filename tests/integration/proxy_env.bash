@@ -128,3 +128,34 @@ except ConnectionResetError:
 sys.stdout.write(out.decode("latin-1"))
 PY
 }
+
+# A byte-for-byte TCP forwarder on loopback to the proxy, standing in for
+# the sandbox's egress relay; prints its port.
+pxt_forwarder() {
+	python3 - "$PXT_ADDR" >"$PXT_WORK/fwd.port" <<'PY' &
+import socket, sys, threading
+h, p = sys.argv[1].rsplit(":", 1)
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(64)
+print(ls.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+while True:
+    c, _ = ls.accept()
+    u = socket.create_connection((h, int(p)))
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+PY
+	PXT_FWD_PID=$!
+	for _ in $(seq 50); do [ -s "$PXT_WORK/fwd.port" ] && break; sleep 0.1; done
+	cat "$PXT_WORK/fwd.port"
+}

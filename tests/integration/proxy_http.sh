@@ -82,6 +82,17 @@ else
 fi
 ok $? "slow reader: proxy peak RSS ${hwm} KiB stays below 64 MiB"
 
+# graceful stop: a transfer under way finishes, new connections are refused
+pcurl --limit-rate 4M -o "$PXT_WORK/slow.bin" https://up.test/big?n=8000000 &
+cpid=$!
+sleep 0.7
+kill -TERM "$PXT_PID"
+sleep 0.3
+pcurl -o /dev/null https://up.test/echo 2>/dev/null
+[ $? = 7 ]; ok $? "after SIGTERM new connections are refused"
+wait $cpid
+[ "$(stat -c %s "$PXT_WORK/slow.bin")" = 8000000 ]; ok $? "after SIGTERM the transfer under way completes"
+
 pxt_proxy_stop
 grep -q '"method":"POST","path":"/body","status":200,"bytes_sent":3000000' "$PXT_LOG"
 ok $? "request body bytes are journaled"

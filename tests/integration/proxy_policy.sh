@@ -73,6 +73,13 @@ ok $? "hex spelling of 127.0.0.1 resolves and is blocked"
 [ "$(code http://nxdomain.test/)" = 502 ]; ok $? "unresolvable allowed name: 502"
 grep -q 'upstream error: resolve failed: nxdomain.test' "$PXT_WORK/body"; ok $? "resolve failure is named"
 
+# every request resolves afresh and is judged afresh: rebinding the name
+# to a private address between requests is caught on the next request
+sed 's/^198.51.100.2 pub.test$/10.9.9.9 pub.test/' "$PXT_WORK/hosts" >"$PXT_WORK/hosts.new"
+cat "$PXT_WORK/hosts.new" >"$PXT_WORK/hosts" # in place: /etc/hosts is bound to this inode
+[ "$(code http://pub.test/echo)" = 502 ] && grep -q 'pub.test resolves to 10.9.9.9' "$PXT_WORK/body"
+ok $? "a name rebound to a private address is refused on the next request"
+
 pxt_proxy_stop
 rec() { grep -c "$1" "$PXT_LOG"; }
 [ "$(rec '"host":"evil.test".*"allowed":false.*"note":"domain not allowlisted"')" -ge 2 ]
