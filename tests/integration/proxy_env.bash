@@ -84,6 +84,7 @@ pxt_proxy_stop() {
 pxt_cleanup() {
 	[ -n "$PXT_PID" ] && kill -TERM "$PXT_PID" 2>/dev/null
 	[ -n "$PXT_UP_PID" ] && kill "$PXT_UP_PID" 2>/dev/null
+	[ -n "$PXT_FWD_PID" ] && kill "$PXT_FWD_PID" 2>/dev/null
 	ip netns pids "$PXT_NS" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns del "$PXT_NS" 2>/dev/null
 	rm -rf "$PXT_WORK"
@@ -130,9 +131,9 @@ PY
 }
 
 # A byte-for-byte TCP forwarder on loopback to the proxy, standing in for
-# the sandbox's egress relay; prints its port.
+# the sandbox's egress relay; sets PXT_FWD_PORT and PXT_FWD_PID.
 pxt_forwarder() {
-	python3 - "$PXT_ADDR" >"$PXT_WORK/fwd.port" <<'PY' &
+	python3 - "$PXT_ADDR" >"$PXT_WORK/fwd.port" 2>"$PXT_WORK/fwd.err" <<'PY' &
 import socket, sys, threading
 h, p = sys.argv[1].rsplit(":", 1)
 ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(64)
@@ -157,5 +158,5 @@ while True:
 PY
 	PXT_FWD_PID=$!
 	for _ in $(seq 50); do [ -s "$PXT_WORK/fwd.port" ] && break; sleep 0.1; done
-	cat "$PXT_WORK/fwd.port"
+	PXT_FWD_PORT=$(cat "$PXT_WORK/fwd.port")
 }

@@ -60,12 +60,14 @@ echo "$out" | grep -q '"GET /echo HTTP/1.1"'; ok $? "tunnel domain: TLS passes t
 ! echo "$out" | grep -q "$PXT_SECRET"; ok $? "tunnel domain: no credential injected"
 
 # a CONNECT relayed through an in-sandbox style forwarder
-fport=$(pxt_forwarder)
+pxt_forwarder
+fport=$PXT_FWD_PORT
 out=$(curl -sS --max-time 10 --proxy "http://127.0.0.1:$fport" --cacert "$PXT_CA" https://up.test/echo)
 echo "$out" | grep -q '"GET /echo HTTP/1.1"'; ok $? "CONNECT through a byte-for-byte forwarder works"
 [ "$(curl -sS --max-time 10 --proxy "http://127.0.0.1:$fport" -o /dev/null -w '%{http_connect}' https://evil.test/ 2>/dev/null)" = 403 ]
 ok $? "... and the policy still applies behind it"
 kill "$PXT_FWD_PID" 2>/dev/null
+PXT_FWD_PID=
 
 # no UDP path: the proxy owns no UDP socket
 pid=$PXT_PID
