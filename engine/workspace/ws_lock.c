@@ -349,8 +349,10 @@ int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char 
 		int irc = ws__ext4_build(canon, p.img, bytes, &ierr);
 		if (!irc)
 			irc = ws__mount(strategy, &p, &ierr);
-		if (!irc)
+		if (!irc) {
+			ws__fault_point(); /* a crash with the image mounted */
 			irc = ws__umount(strategy, &p, &ierr);
+		}
 		if (irc) {
 			sl_buf_printf(&extra, "%s setup failed (%s); used the directory strategy\n",
 				      ws__strategy_name(strategy), ierr.msg);
