@@ -201,6 +201,7 @@ char *sl_read_file(const char *path, size_t *len, size_t max, struct sl_err *err
 		}
 	}
 	close(fd);
+	b.p[b.len] = 0; /* an empty file never went through the add path */
 	if (len)
 		*len = b.len;
 	return sl_buf_steal(&b);
