@@ -178,7 +178,8 @@ int ws__is_mounted(const char *mnt)
 	return rc;
 }
 
-int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, struct sl_err *err)
+int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, uint64_t entries,
+		   struct sl_err *err)
 {
 	uint64_t size = 2 * content_bytes + (256ull << 20);
 	if (size < (1ull << 30))
@@ -193,8 +194,17 @@ int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, str
 		return sl_err_set(err, SL_EIO, "cannot size %s: %s", img, strerror(errno));
 	char owner[64];
 	snprintf(owner, sizeof owner, "root_owner=%u:%u", (unsigned)geteuid(), (unsigned)getegid());
-	char *argv[] = { "mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", owner, "-d",
-			 (char *)src, (char *)img, NULL };
+	/* inodes: one per 8 KiB (mkfs's default is 16 KiB, too few for trees
+	 * of small files such as node_modules), and at least twice the tree */
+	uint64_t inodes = size / 8192;
+	if (inodes < 2 * entries + 16384)
+		inodes = 2 * entries + 16384;
+	if (inodes > 0xffffffffull)
+		inodes = 0xffffffffull;
+	char nbuf[32];
+	snprintf(nbuf, sizeof nbuf, "%llu", (unsigned long long)inodes);
+	char *argv[] = { "mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", owner, "-N", nbuf,
+			 "-d", (char *)src, (char *)img, NULL };
 	return run_tool(argv, err);
 }
 

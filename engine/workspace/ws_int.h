@@ -177,7 +177,7 @@ void ws__paths(const struct ws_db *d, const char *id, struct ws_paths *p);
 void ws__paths_free(struct ws_paths *p);
 enum ws_strategy ws__strategy_auto(char **why);
 int ws__is_mounted(const char *mnt);
-int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes,
+int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, uint64_t entries,
 		   struct sl_err *err);
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);

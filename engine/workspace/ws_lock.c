@@ -346,7 +346,7 @@ int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char 
 		for (size_t i = 0; i < man.n; i++)
 			bytes += man.v[i].kind == WS_K_FILE ? (uint64_t)man.v[i].size : 0;
 		struct sl_err ierr = { 0 };
-		int irc = ws__ext4_build(canon, p.img, bytes, &ierr);
+		int irc = ws__ext4_build(canon, p.img, bytes, man.n, &ierr);
 		if (!irc)
 			irc = ws__mount(strategy, &p, &ierr);
 		if (!irc) {
