@@ -223,7 +223,9 @@ static void build_head(struct px_conn *c, const char *pathq, size_t pql, char **
 	struct px_req *rq = &c->rq;
 	struct sl_buf *b = &c->head;
 	sl_buf_reset(b);
-	sl_buf_printf(b, "%s %.*s HTTP/1.1\r\n", rq->method, (int)pql, pathq);
+	/* The client's version goes upstream, so an HTTP/1.0 client never
+	 * gets a chunked response it cannot read (the head is relayed as is). */
+	sl_buf_printf(b, "%s %.*s HTTP/1.%d\r\n", rq->method, (int)pql, pathq, c->hp.minor);
 	int v6 = strchr(rq->host, ':') != NULL;
 	sl_buf_printf(b, "Host: %s%s%s", v6 ? "[" : "", rq->host, v6 ? "]" : "");
 	if (rq->port != (rq->tls ? 443 : 80))

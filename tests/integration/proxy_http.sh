@@ -19,6 +19,9 @@ ok $? "keep-alive: many requests in one CONNECT tunnel"
 out=$(praw 'GET http://up.test/echo HTTP/1.1\r\nHost: up.test\r\n\r\nGET http://up.test/chunked HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n')
 [ "$(echo "$out" | grep -o 'HTTP/1.1 200' | wc -l)" = 2 ] && echo "$out" | grep -q '^chunked '
 ok $? "pipelined requests are answered in order"
+out=$(praw 'GET http://up.test/chunked HTTP/1.0\r\n\r\n')
+echo "$out" | grep -q '^hello chunked world' && ! echo "$out" | grep -qi 'transfer-encoding'
+ok $? "an HTTP/1.0 client never gets a chunked response"
 out=$(praw 'HEAD http://up.test/big?n=5000 HTTP/1.1\r\nHost: up.test\r\n\r\nGET http://up.test/echo HTTP/1.1\r\nConnection: close\r\n\r\n')
 [ "$(echo "$out" | grep -o 'HTTP/1.1 200' | wc -l)" = 2 ]; ok $? "HEAD responses carry no body"
 

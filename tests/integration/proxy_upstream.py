@@ -64,6 +64,12 @@ class H(BaseHTTPRequestHandler):
                 k = min(n, len(BIG))
                 self.wfile.write(BIG[:k])
                 n -= k
+        elif path == "/chunked" and self.request_version == "HTTP/1.0":
+            # as a real server does: no chunking for 1.0, the close ends it
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"hello chunked world")
+            self.close_connection = True
         elif path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
