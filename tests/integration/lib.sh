@@ -7,7 +7,8 @@ FIX="$SILO_SRC/tests/fixtures"
 T=$(mktemp -d "${TMPDIR:-/tmp}/silo-test.XXXXXX")
 export LLMDEVSILO_STATE_DIR="$T/state"
 export SILO_LUA_DIR="$SILO_SRC/lua"
-trap 'rm -rf "$T"' EXIT
+cleanup() { local rc=$?; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T" 2>/dev/null; exit $rc; }
+trap cleanup EXIT
 WS="$T/ws"
 mkdir -p "$WS"
 fails=0
