@@ -60,6 +60,16 @@ static const struct cli_opt json_opts[] = {
 	{ "json", 0, 0, NULL, "machine-readable output" },
 	{ NULL, 0, 0, NULL, NULL },
 };
+static const struct cli_opt shell_opts[] = {
+	{ "workspace", 1, 0, "PATH", "locked workspace to enter" },
+	{ "allow-read", 1, 1, "PATH", "extra read-only path; repeatable" },
+	{ "allow-risky-path", 1, 1, "PATH", "accept one risky --allow-read entry; repeatable" },
+	{ "allow-domain", 1, 1, "PATTERN", "allowed egress domain; repeatable" },
+	{ "inject-credential", 1, 1, "HOST:HEADER:ENV[:FORMAT]", "credential injected by the proxy" },
+	{ "sandbox", 1, 0, "KIND", "auto | native (default auto)" },
+	{ "policy", 1, 1, "FILE.lua", "security policy; repeatable" },
+	{ NULL, 0, 0, NULL, NULL },
+};
 static const struct cli_opt no_opts[] = { { NULL, 0, 0, NULL, NULL } };
 
 const struct cli_cmd cli_commands[] = {
@@ -67,7 +77,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "workspace", "silo workspace lock|unlock|status|list|review ...",
 	  "lock, unlock and review workspaces", no_opts, cmd_workspace, 0, 1, 0, -1 },
 	{ "shell", "silo shell [OPTIONS] --workspace WS [-- CMD...]",
-	  "a shell in a sandbox of the same confinement", no_opts, cmd_shell, 0, 1, 0, -1 },
+	  "a shell in a sandbox of the same confinement", shell_opts, cmd_shell, 0, 0, 0, 0 },
 	{ "replay-test", "silo replay-test [--name N] -o OUT.lua JOURNAL",
 	  "turn a journal into a Lua fixture", out_opts, cmd_replay_test, 0, 0, 1, 1 },
 	{ "journal export", "silo journal export [-o OUT.jsonl] JOURNAL",

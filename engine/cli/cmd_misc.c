@@ -1,7 +1,7 @@
 /*
  * The smaller commands: harnesses list, workspace (delegated to the
  * workspace module), doctor, debug fsm / seccomp / sandbox-exec / proxy,
- * shell, manpages. Commands owned by other modules are weak references so
+ * manpages. Commands owned by other modules are weak references so
  * that a build without them says so instead of failing to link.
  */
 #include <dirent.h>
@@ -20,7 +20,6 @@ int sb_doctor(FILE *out, int json) __attribute__((weak));
 int sb_seccomp_dump(FILE *out) __attribute__((weak));
 int cli_sandbox_exec(int argc, char **argv) __attribute__((weak));
 int cli_proxy_serve(int argc, char **argv) __attribute__((weak));
-int cli_shell(const char *state_dir, int argc, char **argv) __attribute__((weak));
 
 static int not_built(const char *what)
 {
@@ -40,19 +39,6 @@ int cmd_workspace(struct cli_args *a)
 		argv[i + 1] = a->argv[i];
 	int rc = ws_cli(state, a->argc + 1, argv);
 	free(argv);
-	free(state);
-	return rc;
-}
-
-int cmd_shell(struct cli_args *a)
-{
-	if (!cli_shell)
-		return not_built("silo shell");
-	struct sl_err err = { 0 };
-	char *state = cli_state_dir(&err);
-	if (!state)
-		return cli_fail("%s", err.msg);
-	int rc = cli_shell(state, a->argc, a->argv);
 	free(state);
 	return rc;
 }

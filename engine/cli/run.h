@@ -18,7 +18,39 @@ struct run_opts {
 	struct jv *credentials;  /* owned array */
 };
 
+#include <uv.h>
+
+#include "agent/ag.h"
+#include "workspace/ws.h"
+
+/* One harness (or `silo shell`) and the components it started. */
+struct run {
+	struct run_opts *o;
+	uv_loop_t loop;
+	struct sl_clock clock;
+	char *state, *journal_path, *harness_id;
+	struct jn *jn;
+	struct fx *fx;
+	struct px *px;
+	struct sb *sb;
+	struct fe *fe;
+	struct ag_session *s;
+	struct ag_backend backend;
+	struct ws_attachment att;
+	int attached;
+	uv_signal_t sigint, sigterm;
+	int signals;
+	char **cred_hosts;
+	int is_shell;             /* silo shell: no agent session */
+};
+
 void run_opts_free(struct run_opts *o);
+/* Starts the proxy and the sandbox for r (cli.md 4.5 step 5). */
+int run_start_components(struct run *r, struct sl_err *err);
+/* Stops what was started, each stop attempted even if another failed. */
+void run_teardown(struct run *r);
+/* Lifecycle note into r's journal. */
+void run_note(void *ud, const char *msg);
 /* Steps 1-8 of cli.md 4.5 from the validated options; returns the exit code. */
 int run_session(struct run_opts *o);
 

@@ -36,26 +36,9 @@ void run_opts_free(struct run_opts *o)
 	jv_unref(o->credentials);
 }
 
-struct run {
-	struct run_opts *o;
-	uv_loop_t loop;
-	struct sl_clock clock;
-	char *state, *journal_path, *harness_id;
-	struct jn *jn;
-	struct fx *fx;
-	struct px *px;
-	struct sb *sb;
-	struct fe *fe;
-	struct ag_session *s;
-	struct ag_backend backend;
-	struct ws_attachment att;
-	int attached;
-	uv_signal_t sigint, sigterm;
-	int signals;
-	char **cred_hosts;
-};
 
-static void note_cb(void *ud, const char *msg)
+
+void run_note(void *ud, const char *msg)
 {
 	struct run *r = ud;
 	struct jv *b = jv_obj();
@@ -147,7 +130,7 @@ static void stopped(void *ud)
 }
 
 /* Step 8: each stop attempted even if another failed. */
-static void teardown(struct run *r)
+void run_teardown(struct run *r)
 {
 	if (r->fe && r->fe->ops->free)
 		r->fe->ops->free(r->fe);
@@ -174,11 +157,11 @@ static void teardown(struct run *r)
 	if (r->attached) {
 		struct sl_err err = { 0 };
 		if (ws_detach(r->state, &r->att, &err))
-			note_cb(r, err.msg);
+			run_note(r, err.msg);
 		ws_attachment_free(&r->att);
 		r->attached = 0;
 	}
-	note_cb(r, "shutdown");
+	run_note(r, r->is_shell ? "user shell ended" : "shutdown");
 }
 
 static const char *const *cstrv(char **v)
@@ -186,7 +169,7 @@ static const char *const *cstrv(char **v)
 	return (const char *const *)v;
 }
 
-static int start_components(struct run *r, struct sl_err *err)
+int run_start_components(struct run *r, struct sl_err *err)
 {
 	struct run_opts *o = r->o;
 	const char *kind = o->cfg.sandbox;
@@ -204,7 +187,7 @@ static int start_components(struct run *r, struct sl_err *err)
 	pc.tunnel_domains = cstrv(o->pol.tunnel_domains);
 	pc.mock = o->mock_proxy || !strcmp(kind, "mock");
 	pc.record = record_cb;
-	pc.note = pc.mock ? NULL : note_cb; /* the mock proxy journals nothing (replay.md 6) */
+	pc.note = pc.mock ? NULL : run_note; /* the mock proxy journals nothing (replay.md 6) */
 	pc.record_ud = r;
 	struct px_credential *pcs = sl_xcalloc(nc + 1, sizeof *pcs);
 	for (size_t i = 0; i < nc; i++) {
@@ -244,10 +227,12 @@ static int start_components(struct run *r, struct sl_err *err)
 	r->sb = sb_new(&r->loop, &sc, err);
 	if (!r->sb)
 		return SL_EUNAVAIL;
-	r->sb->note = note_cb;
+	r->sb->note = run_note;
 	r->sb->note_ud = r;
 	if (r->fx && !strcmp(kind, "mock"))
 		sb_mock_set_fixture(r->sb, r->fx);
+	if (r->is_shell)
+		return 0; /* the shell's own instance is started by user_shell */
 	if (r->sb->ops->start(r->sb, err))
 		return SL_EUNAVAIL;
 	return 0;
@@ -280,7 +265,7 @@ static int run_canaries(struct run *r, struct sl_err *err)
 		;
 	char *msg = sl_xasprintf("startup canary results (%s): %s", w.passed ? "all blocked" : "FAILED",
 				 w.summary ? w.summary : "{}");
-	note_cb(r, msg);
+	run_note(r, msg);
 	free(msg);
 	free(w.summary);
 	if (!w.passed)
@@ -368,14 +353,14 @@ int run_session(struct run_opts *o)
 	if (!(r.jn = jn_open(r.journal_path, &r.clock, &err)))
 		goto fail;
 	write_meta(&r);
-	note_cb(&r, "harness starting");
+	run_note(&r, "harness starting");
 	if (pol_risk_check(o->read_allowlist, o->allow_risky, getenv("HOME"), r.state, &err) ||
 	    pol_journal_check(r.journal_path, o->read_allowlist, &err))
 		goto fail_journal;
 	if (ws_attach(r.state, o->cfg.workspace, r.harness_id, (int)getpid(), 0, &r.att, &err))
 		goto fail_journal;
 	r.attached = 1;
-	if (start_components(&r, &err) || run_canaries(&r, &err) || make_backend(&r, &err))
+	if (run_start_components(&r, &err) || run_canaries(&r, &err) || make_backend(&r, &err))
 		goto fail_started;
 
 	struct jv *report = r.sb->ops->access_report(r.sb);
@@ -438,26 +423,26 @@ int run_session(struct run_opts *o)
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	jv_unref(report); /* ao's workspace and scratch strings point into it */
 	free(sysprompt);
-	teardown(&r);
+	run_teardown(&r);
 	rc = exit_code(&r);
 	goto done;
 
 fail_session:
 	fprintf(stderr, "silo: %s\n", err.msg);
-	teardown(&r);
+	run_teardown(&r);
 	rc = 1;
 	goto done;
 stop:
-	teardown(&r);
+	run_teardown(&r);
 	goto done;
 fail_started:
 	fprintf(stderr, "silo: %s\n", err.msg);
-	teardown(&r);
+	run_teardown(&r);
 	rc = 1;
 	goto done;
 fail_journal:
 	fprintf(stderr, "silo: %s\n", err.msg);
-	note_cb(&r, err.msg);
+	run_note(&r, err.msg);
 	rc = 1;
 	goto done;
 fail:

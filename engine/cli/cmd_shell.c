@@ -1,0 +1,155 @@
+/*
+ * `silo shell` (cli.md 6, sandbox.md 8): the user in a sandbox instance of
+ * the same confinement the agent gets, on the shared workspace mount (a
+ * secondary attachment), with its own proxy and journal
+ * (journals/shell-<id>.db). The pty relay blocks, so it runs on a thread
+ * while the loop keeps serving the egress relay and the proxy.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/run.h"
+#include "proxy/px.h"
+#include "sandbox/sb.h"
+
+struct shell_thread {
+	struct run *r;
+	char **argv;       /* borrowed, NULL = the user's shell */
+	int status;
+	struct sl_err err;
+	uv_async_t done;
+};
+
+static void *shell_main(void *p)
+{
+	struct shell_thread *t = p;
+	t->status = t->r->sb->ops->user_shell(t->r->sb, t->argv, &t->err);
+	uv_async_send(&t->done);
+	return NULL;
+}
+
+static void shell_done(uv_async_t *h)
+{
+	uv_stop(h->loop);
+}
+
+static struct sb *signal_sb;
+static void on_term(uv_signal_t *h, int signum)
+{
+	if (signal_sb && signal_sb->ops->terminate_user_shell)
+		signal_sb->ops->terminate_user_shell(signal_sb);
+}
+
+int cmd_shell(struct cli_args *a)
+{
+	struct run_opts o = { 0 };
+	struct run r = { .o = &o, .is_shell = 1 };
+	struct sl_err err = { 0 };
+	int n, rc = 1;
+	const char *ws = cli_get(a, "workspace");
+	if (!ws)
+		return cli_usage_error(a, "--workspace is required");
+	const char *kind = cli_get(a, "sandbox");
+	if (kind && !strcmp(kind, "mock"))
+		return cli_fail("the mock sandbox executes nothing and needs a fixture; it only "
+				"exists for scripted runs (silo run --script)");
+	if (a->tail && !a->ntail)
+		return cli_fail("silo shell: empty command after --");
+	o.lua_dir = cli_lua_dir();
+	pol_init(&o.pol);
+	char **pols = cli_all(a, "policy", &n);
+	for (int i = 0; i < n; i++)
+		if (pol_load_file(&o.pol, pols[i], o.lua_dir, &err))
+			goto out;
+	o.cfg.workspace = sl_xstrdup(ws);
+	o.cfg.sandbox = sl_xstrdup(kind ? kind : "auto");
+	char **fl = cli_all(a, "allow-read", &n);
+	o.read_allowlist = n ? strv_dup(fl, n) : strv_dup(o.pol.read_allowlist, -1);
+	fl = cli_all(a, "allow-domain", &n);
+	o.allowed_domains = n ? strv_dup(fl, n) : strv_dup(o.pol.allowed_domains, -1);
+	fl = cli_all(a, "allow-risky-path", &n);
+	o.allow_risky = strv_dup(fl, n);
+	o.credentials = jv_arr(); /* credentials are never mirrored; flags only */
+	fl = cli_all(a, "inject-credential", &n);
+	for (int i = 0; i < n; i++) {
+		char *c1 = strchr(fl[i], ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+		if (!c1 || !c2 || c1 == fl[i] || c2 == c1 + 1 || !c2[1] || c3 == c2 + 1) {
+			rc = cli_fail("--inject-credential '%s': expected host:header:ENV_VAR[:format]",
+				      fl[i]);
+			goto out;
+		}
+		struct jv *c = jv_obj();
+		jv_set(c, "host", jv_strn(fl[i], (size_t)(c1 - fl[i])));
+		jv_set(c, "header", jv_strn(c1 + 1, (size_t)(c2 - c1 - 1)));
+		jv_set(c, "env", c3 ? jv_strn(c2 + 1, (size_t)(c3 - c2 - 1)) : jv_str(c2 + 1));
+		jv_set(c, "format", jv_str(c3 ? c3 + 1 : "{secret}"));
+		jv_push(o.credentials, c);
+	}
+	uv_loop_init(&r.loop);
+	char id[13];
+	sl_random_id(id);
+	r.harness_id = sl_xasprintf("shell-%s", id);
+	if (!(r.state = cli_state_dir(&err)))
+		goto out;
+	r.journal_path = sl_xasprintf("%s/journals/%s.db", r.state, r.harness_id);
+	if (!(r.jn = jn_open(r.journal_path, &r.clock, &err)))
+		goto out;
+	char *msg = sl_xasprintf("user shell starting in %s", ws);
+	run_note(&r, msg);
+	free(msg);
+	if (pol_risk_check(o.read_allowlist, o.allow_risky, getenv("HOME"), r.state, &err))
+		goto out;
+	if (ws_attach(r.state, ws, r.harness_id, (int)getpid(), 1, &r.att, &err))
+		goto out;
+	r.attached = 1;
+	if (run_start_components(&r, &err) || r.sb->ops->start(r.sb, &err))
+		goto out_started;
+	if (!r.sb->ops->user_shell) {
+		sl_err_set(&err, SL_EUNAVAIL, "the %s sandbox has no user shell", r.sb->ops->name);
+		goto out_started;
+	}
+	struct shell_thread t = { .r = &r, .argv = a->tail };
+	uv_async_init(&r.loop, &t.done, shell_done);
+	uv_signal_t sint, sterm;
+	uv_signal_init(&r.loop, &sint);
+	uv_signal_init(&r.loop, &sterm);
+	signal_sb = r.sb;
+	uv_signal_start(&sint, on_term, SIGINT);
+	uv_signal_start(&sterm, on_term, SIGTERM);
+	pthread_t th;
+	pthread_create(&th, NULL, shell_main, &t);
+	uv_run(&r.loop, UV_RUN_DEFAULT);
+	pthread_join(th, NULL);
+	uv_close((uv_handle_t *)&t.done, NULL);
+	uv_close((uv_handle_t *)&sint, NULL);
+	uv_close((uv_handle_t *)&sterm, NULL);
+	signal_sb = NULL;
+	if (t.status < 0) {
+		err = t.err;
+		goto out_started;
+	}
+	rc = t.status > 255 ? 255 : t.status;
+	run_teardown(&r);
+	goto done;
+out_started:
+	run_teardown(&r);
+out:
+	fprintf(stderr, "silo: %s\n", err.msg);
+	rc = 1;
+done:
+	if (r.jn)
+		jn_close(r.jn);
+	uv_run(&r.loop, UV_RUN_NOWAIT);
+	uv_loop_close(&r.loop);
+	strv_free(r.cred_hosts);
+	free(r.state);
+	free(r.journal_path);
+	free(r.harness_id);
+	run_opts_free(&o);
+	return rc;
+}
