@@ -120,6 +120,8 @@ struct ws_list {
 	size_t n, cap;
 };
 
+/* A new open file description of the same directory (own read position). */
+int ws__reopen_dir(int fd);
 void ws__list_free(struct ws_list *l);
 struct ws_node *ws__list_push(struct ws_list *l);
 void ws__list_sort(struct ws_list *l);

@@ -211,14 +211,14 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 		rc = sfd < 0 ? SL_EIO : ws__copy_tree_out(rfd, sfd, "", &tmp, NULL, err);
 		ws__list_free(&tmp);
 		if (!rc) {
-			DIR *sd = fdopendir(dup(sfd));
+			DIR *sd = fdopendir(ws__reopen_dir(sfd));
 			struct dirent *se;
 			while (sd && !rc && (se = readdir(sd))) {
 				if (!strcmp(se->d_name, ".") || !strcmp(se->d_name, ".."))
 					continue;
 				if (ws__rename_at(sfd, se->d_name, dfd))
 					rc = sl_err_set(err, SL_EIO, "cannot move into %s", data);
-				else if (ws__rm_at(rfd, se->d_name))
+				else if ((ws__fault_point(), 0) || ws__rm_at(rfd, se->d_name))
 					rc = sl_err_set(err, SL_EIO, "cannot remove %s/%s", root,
 							se->d_name);
 			}

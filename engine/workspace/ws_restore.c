@@ -93,7 +93,7 @@ static int reuse_blob(struct out_walk *w, const char *path, int dst, const char 
 
 static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 {
-	int fd2 = dup(src);
+	int fd2 = ws__reopen_dir(src);
 	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
 	if (!dir) {
 		if (fd2 >= 0)
@@ -252,7 +252,7 @@ int ws__restore_image_tree(int src_dir, int dst_dir, const struct ws_list *pre,
 
 static int sanitize(struct out_walk *w, int dfd, const char *prefix)
 {
-	int fd2 = dup(dfd);
+	int fd2 = ws__reopen_dir(dfd);
 	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
 	if (!dir) {
 		if (fd2 >= 0)

@@ -20,6 +20,11 @@
 
 #define BUFSZ (256 * 1024)
 
+int ws__reopen_dir(int fd)
+{
+	return openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 void ws__list_free(struct ws_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -231,7 +236,7 @@ static const char *special_name(mode_t m)
 
 static int walk_dir(struct walk *w, int dfd, const char *prefix)
 {
-	int fd2 = dup(dfd);
+	int fd2 = ws__reopen_dir(dfd);
 	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
 	if (!dir) {
 		if (fd2 >= 0)
@@ -467,7 +472,7 @@ int ws__rm_at(int dirfd, const char *name)
 	if (fd < 0)
 		return SL_EIO;
 	fchmod(fd, 0700);
-	int fd2 = dup(fd);
+	int fd2 = ws__reopen_dir(fd);
 	DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
 	int rc = 0;
 	if (!d) {

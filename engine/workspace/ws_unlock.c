@@ -65,6 +65,51 @@ static int terminate(int pid, const char *hint)
 	return !wait_gone(pid, hint, 2000);
 }
 
+#define STAGE ".silo-restore-stage"
+
+/* The workspace is on another filesystem than the state directory: copy
+ * data/ into a stage inside the workspace, move each entry into place, and
+ * only then empty data/. Re-running after a crash redoes it from data/,
+ * which stays complete until the last step. */
+static int restore_across(const char *data, int rfd, struct sl_err *err)
+{
+	ws__rm_at(rfd, STAGE);
+	if (mkdirat(rfd, STAGE, 0700))
+		return sl_err_set(err, SL_EIO, "cannot create %s: %s", STAGE, strerror(errno));
+	int dfd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = openat(rfd, STAGE, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct ws_list tmp = { 0 };
+	int rc = dfd < 0 || sfd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", data)
+				    : ws__copy_tree_out(dfd, sfd, "", &tmp, NULL, err);
+	ws__list_free(&tmp);
+	DIR *sd = rc ? NULL : fdopendir(ws__reopen_dir(sfd));
+	struct dirent *de;
+	while (sd && !rc && (de = readdir(sd))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		ws__rm_at(rfd, de->d_name); /* an earlier attempt's copy */
+		if (ws__rename_at(sfd, de->d_name, rfd))
+			rc = sl_err_set(err, SL_EIO, "cannot move %s into place: %s", de->d_name,
+					strerror(errno));
+	}
+	if (sd)
+		closedir(sd);
+	if (!rc)
+		ws__fault_point(); /* restored, data/ not yet emptied */
+	DIR *dd = rc || dfd < 0 ? NULL : fdopendir(ws__reopen_dir(dfd));
+	while (dd && (de = readdir(dd)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ws__rm_at(dirfd(dd), de->d_name);
+	if (dd)
+		closedir(dd);
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	unlinkat(rfd, STAGE, AT_REMOVEDIR);
+	return rc;
+}
+
 static int restore_directory(const char *root, const struct ws_paths *p, struct ws_list *cur,
 			     struct ws_progress *pg, struct sl_err *err)
 {
@@ -78,8 +123,13 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
 	}
 	struct dirent *de;
-	int rc = 0, moved = 0;
-	while (dd && !rc && (de = readdir(dd))) {
+	int rc = 0, moved = 0, cross = 0;
+	struct stat a, b;
+	/* another filesystem: names already in the workspace are our own copies
+	 * from an interrupted attempt, and restore_across replaces them */
+	if (dd && fstat(dirfd(dd), &a) == 0 && fstat(rfd, &b) == 0 && a.st_dev != b.st_dev)
+		cross = 1;
+	while (dd && !cross && !rc && (de = readdir(dd))) {
 		const char *nm = de->d_name;
 		struct stat st;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
@@ -95,6 +145,10 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 			}
 		}
 		if (ws__rename_at(dirfd(dd), nm, rfd)) {
+			if (errno == EXDEV) {
+				cross = 1;
+				break;
+			}
 			rc = sl_err_set(err, SL_EIO, "cannot move %s back: %s", nm, strerror(errno));
 			break;
 		}
@@ -103,6 +157,8 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 	}
 	if (dd)
 		closedir(dd);
+	if (!rc && cross)
+		rc = restore_across(p->data, rfd, err);
 	close(rfd);
 	if (!rc)
 		rc = ws__sanitize_walk(root, cur, pg, err);

@@ -60,80 +60,92 @@ if command -v fuse2fs >/dev/null && command -v mkfs.ext4 >/dev/null && [ -r /dev
 	strategies+=(ext4_fuse)
 fi
 
-for S in "${strategies[@]}"; do
-	REF=$T/ref-$S; mkref "$REF"; snap "$REF" >"$T/ref.snap"
-	EXP=$T/exp-$S; cp -a "$REF" "$EXP"; chmod u+w "$EXP/ro"; mutate "$EXP"; chmod 0555 "$EXP/ro"
+# as root, the directory and ext4_loop strategies again with the workspace on
+# another filesystem than the state directory (tmpfs): copies instead of renames
+XFS=""
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/xfs" && mount -t tmpfs -o size=256m tmpfs "$T/xfs"; then
+	XFS=$T/xfs
+	strategies+=(directory@xfs)
+	[ "${strategies[1]}" = ext4_loop ] && strategies+=(ext4_loop@xfs)
+fi
+
+for SV in "${strategies[@]}"; do
+	S=${SV%@*}
+	WSBASE=$T
+	[ "$SV" != "$S" ] && WSBASE=$XFS
+	REF=$T/ref-${SV/@/-}; mkref "$REF"; snap "$REF" >"$T/ref.snap"
+	EXP=$T/exp-${SV/@/-}; cp -a "$REF" "$EXP"; chmod u+w "$EXP/ro"; mutate "$EXP"; chmod 0555 "$EXP/ro"
 	snap "$EXP" >"$T/exp.snap"
 
 	# ---- lock ----
 	n=1; done_at=0
 	while [ $n -le 60 ]; do
-		WS=$T/ws-$S; chmod -R u+w "$WS" 2>/dev/null; rm -rf "$WS"; cp -a "$REF" "$WS"
+		WS=$WSBASE/ws-$S; chmod -R u+w "$WS" 2>/dev/null; rm -rf "$WS"; cp -a "$REF" "$WS"
 		SILO_WS_FAULT_STEP=$n "${W[@]}" lock "$WS" --strategy "$S" >"$T/out" 2>"$T/err"; rc=$?
 		if [ $rc = 0 ]; then done_at=$n; "${W[@]}" unlock "$WS" >/dev/null 2>&1; break; fi
-		if [ $rc != 137 ]; then bad "$S lock fault $n: rc $rc $(cat "$T/err")"; break; fi
+		if [ $rc != 137 ]; then bad "$SV lock fault $n: rc $rc $(cat "$T/err")"; break; fi
 		# the next command finds the dead lock and rolls it back
 		"${W[@]}" status "$WS" >"$T/st" 2>"$T/err2"
 		if grep -q '^locked: yes' "$T/st"; then
-			bad "$S lock fault $n: still locked after recovery"
+			bad "$SV lock fault $n: still locked after recovery"
 			"${W[@]}" unlock "$WS" >/dev/null 2>&1
 		fi
 		snap "$WS" >"$T/got.snap"
-		if cmp -s "$T/ref.snap" "$T/got.snap"; then ok "$S lock killed at fault point $n: rolled back, nothing lost"
-		else bad "$S lock killed at fault point $n: tree differs"; diff "$T/ref.snap" "$T/got.snap" | head -10; fi
+		if cmp -s "$T/ref.snap" "$T/got.snap"; then ok "$SV lock killed at fault point $n: rolled back, nothing lost"
+		else bad "$SV lock killed at fault point $n: tree differs"; diff "$T/ref.snap" "$T/got.snap" | head -10; fi
 		left=$(ls "$T/state/workspaces" 2>/dev/null)
-		[ -z "$left" ] && ok "$S lock fault $n: entry cleaned" || bad "$S lock fault $n: entry left ($left)"
+		[ -z "$left" ] && ok "$SV lock fault $n: entry cleaned" || bad "$SV lock fault $n: entry left ($left)"
 		n=$((n + 1))
 	done
-	[ $done_at -gt 4 ] && ok "$S lock: looped over $((done_at - 1)) fault points" || bad "$S lock: too few fault points ($done_at)"
+	[ $done_at -gt 4 ] && ok "$SV lock: looped over $((done_at - 1)) fault points" || bad "$SV lock: too few fault points ($done_at)"
 
 	# ---- unlock ----
 	n=1; done_at=0
 	while [ $n -le 60 ]; do
-		WS=$T/ws-$S; chmod -R u+w "$WS" 2>/dev/null; rm -rf "$WS"; cp -a "$REF" "$WS"
-		"${W[@]}" lock "$WS" --strategy "$S" >/dev/null 2>&1 || { bad "$S relock for unlock fault $n"; break; }
+		WS=$WSBASE/ws-$S; chmod -R u+w "$WS" 2>/dev/null; rm -rf "$WS"; cp -a "$REF" "$WS"
+		"${W[@]}" lock "$WS" --strategy "$S" >/dev/null 2>&1 || { bad "$SV relock for unlock fault $n"; break; }
 		sleep 600 & H=$!; SLEEPERS+=($H)
 		M=$("$DRV" attach "$WS" $H) || { bad "$S attach"; break; }
 		chmod u+w "$M/ro"; mutate "$M"; chmod 0555 "$M/ro"
 		SILO_WS_FAULT_STEP=$n "${W[@]}" unlock "$WS" >"$T/out" 2>"$T/err"; rc=$?
 		if [ $rc = 0 ]; then done_at=$n; break; fi
-		if [ $rc != 137 ]; then bad "$S unlock fault $n: rc $rc $(cat "$T/err")"; break; fi
+		if [ $rc != 137 ]; then bad "$SV unlock fault $n: rc $rc $(cat "$T/err")"; break; fi
 		# attaching in between is refused
 		if "$DRV" attach "$WS" $$ >/dev/null 2>"$T/err2"; then
 			grep -q . /dev/null
-			"${W[@]}" status "$WS" | grep -q '^locked: yes' && bad "$S unlock fault $n: attach allowed while unlocking"
+			"${W[@]}" status "$WS" | grep -q '^locked: yes' && bad "$SV unlock fault $n: attach allowed while unlocking"
 		else
-			grep -q "unlock is in progress\|not locked" "$T/err2" && ok "$S unlock fault $n: attach refused" || bad "$S unlock fault $n: attach error $(cat "$T/err2")"
+			grep -q "unlock is in progress\|not locked" "$T/err2" && ok "$SV unlock fault $n: attach refused" || bad "$SV unlock fault $n: attach error $(cat "$T/err2")"
 		fi
 		"${W[@]}" unlock "$WS" >"$T/out" 2>"$T/err"; rc=$?
 		if [ $rc = 0 ]; then
-			if grep -q '^Changes since lock: 4$' "$T/out"; then ok "$S unlock killed at fault point $n: resumed with the full review"
+			if grep -q '^Changes since lock: 4$' "$T/out"; then ok "$SV unlock killed at fault point $n: resumed with the full review"
 			else
 				# killed after the review was saved: the saved review is complete
 				"${W[@]}" review "$WS" >"$T/out2" 2>&1
 				grep -q '^Changes since lock: 4$' "$T/out2" && grep -q 'not locked' "$T/err" \
-					&& ok "$S unlock killed at fault point $n: finished, review saved" \
-					|| bad "$S unlock fault $n: review incomplete: $(head -c 300 "$T/out") $(cat "$T/err")"
+					&& ok "$SV unlock killed at fault point $n: finished, review saved" \
+					|| bad "$SV unlock fault $n: review incomplete: $(head -c 300 "$T/out") $(cat "$T/err")"
 			fi
 		elif grep -q 'not locked' "$T/err"; then
 			"${W[@]}" review "$WS" >"$T/out2" 2>&1
-			grep -q '^Changes since lock: 4$' "$T/out2" && ok "$S unlock killed at fault point $n: was complete, review saved" \
-				|| bad "$S unlock fault $n: no saved review"
+			grep -q '^Changes since lock: 4$' "$T/out2" && ok "$SV unlock killed at fault point $n: was complete, review saved" \
+				|| bad "$SV unlock fault $n: no saved review"
 		else
-			bad "$S unlock fault $n: resume failed: $(cat "$T/err")"
+			bad "$SV unlock fault $n: resume failed: $(cat "$T/err")"
 		fi
 		snap "$WS" >"$T/got.snap"
-		if cmp -s "$T/exp.snap" "$T/got.snap"; then ok "$S unlock fault $n: every byte restored"
-		else bad "$S unlock fault $n: tree differs"; diff "$T/exp.snap" "$T/got.snap" | head -10; fi
+		if cmp -s "$T/exp.snap" "$T/got.snap"; then ok "$SV unlock fault $n: every byte restored"
+		else bad "$SV unlock fault $n: tree differs"; diff "$T/exp.snap" "$T/got.snap" | head -10; fi
 		"${W[@]}" status >/dev/null 2>&1 # prunes leftovers
 		left=$(ls "$T/state/workspaces" 2>/dev/null)
-		[ -z "$left" ] && ok "$S unlock fault $n: entry cleaned" || bad "$S unlock fault $n: entry left ($left)"
-		mount | grep -q "$T/state" && bad "$S unlock fault $n: still mounted" || true
+		[ -z "$left" ] && ok "$SV unlock fault $n: entry cleaned" || bad "$SV unlock fault $n: entry left ($left)"
+		mount | grep -q "$T/state" && bad "$SV unlock fault $n: still mounted" || true
 		n=$((n + 1))
 	done
-	[ $done_at -gt 6 ] && ok "$S unlock: looped over $((done_at - 1)) fault points" || bad "$S unlock: too few fault points ($done_at)"
+	[ $done_at -gt 6 ] && ok "$SV unlock: looped over $((done_at - 1)) fault points" || bad "$SV unlock: too few fault points ($done_at)"
 	snap "$WS" >"$T/got.snap"
-	cmp -s "$T/exp.snap" "$T/got.snap" && ok "$S uninterrupted unlock restores the changed tree" || bad "$S uninterrupted unlock"
+	cmp -s "$T/exp.snap" "$T/got.snap" && ok "$SV uninterrupted unlock restores the changed tree" || bad "$SV uninterrupted unlock"
 done
 echo "# $fails failure(s)"
 [ $fails = 0 ]
