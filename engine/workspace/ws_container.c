@@ -274,7 +274,7 @@ static int fuse_unmount(const char *mnt, int lazy, struct sl_err *err)
  * (and two daemons would write one image). */
 static int wait_fuse_daemon(const char *img)
 {
-	for (int tries = 0; tries < 600; tries++) {
+	for (int tries = 0; tries < 2400; tries++) { /* 120 s: it may fsync under load */
 		DIR *d = opendir("/proc");
 		int found = 0;
 		struct dirent *de;
@@ -312,7 +312,7 @@ int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 	int rc = ws__umount_raw(s, p, err);
 	if (!rc && s == WS_STRATEGY_EXT4_FUSE && wait_fuse_daemon(p->img))
 		rc = sl_err_set(err, SL_EAGAIN,
-				"fuse2fs still serves %s 30 s after unmounting it (a process may "
+				"fuse2fs still serves %s 120 s after unmounting it (a process may "
 				"still use its files)",
 				p->img);
 	return rc;
