@@ -18,12 +18,12 @@ check "exit status passed on" test "$rc" -eq 7
 check "sees the workspace" contains "$T/out" "from the user"
 check "own UTS namespace" contains "$T/out" "silo-sandbox"
 check "egress through its own proxy (denied by default)" contains "$T/out" "access to example.com denied"
+j=$(ls "$LLMDEVSILO_STATE_DIR"/journals/shell-*.db | head -n1)
 set +e
 timeout 60 "$SILO_BIN" shell --workspace "$WS" -- sh -c 'kill -TERM $$' </dev/null >/dev/null 2>&1
 rc=$?
 set -e
 check "death by signal maps to 128+S" test "$rc" -eq 143
-j=$(ls "$LLMDEVSILO_STATE_DIR"/journals/shell-*.db | head -n1)
 check "journal shell-<id>.db" test -s "$j"
 "$SILO_BIN" journal export "$j" >"$T/j.jsonl"
 check "lifecycle: starting" contains "$T/j.jsonl" "user shell starting in $WS"
