@@ -154,6 +154,7 @@ struct ag_agent {
 	struct jv *cur_call;        /* borrowed from calls: the running call */
 	const char *cur_owner;
 	int tool_seq;               /* guards stale tool completions */
+	struct jn_delta jdelta;     /* journal delta base of its requests */
 	char *fatal;                /* owned: session-level failure of the running tool */
 	/* subagent bookkeeping */
 	enum ag_child child_state;

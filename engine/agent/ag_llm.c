@@ -215,11 +215,8 @@ void ag_llm_call(struct ag_agent *a, struct jv *request)
 {
 	struct ag_session *s = a->sess;
 	char msg[256];
-	struct jv *body = jv_obj();
-	jv_set(body, "agent", jv_str(a->id));
-	jv_set(body, "backend", jv_str(s->backend->id));
-	jv_set(body, "request", jv_ref(request));
-	ag_journal(s, "llm_request", body);
+	if (s->journal)
+		jn_append_request(s->journal, &a->jdelta, a->id, s->backend->id, request);
 	a->llm_seq++;
 	if (quota_check(s, msg, sizeof msg)) {
 		jv_unref(request);

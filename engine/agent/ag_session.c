@@ -48,6 +48,7 @@ static void agent_free(struct ag_agent *a)
 	jv_unref(a->results);
 	jv_unref(a->last_text);
 	jv_unref(a->last_stop);
+	jn_delta_deinit(&a->jdelta);
 	free(a->name);
 	free(a->result);
 	free(a->pool);
@@ -112,6 +113,7 @@ struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
 	a->depth = parent ? parent->depth + 1 : 0;
 	a->state = AG_S_IDLE;
 	a->messages = jv_arr();
+	jn_delta_init(&a->jdelta);
 	a->gen = s->gen;
 	uv_timer_init(s->loop, &a->retry_timer);
 	a->retry_timer.data = a;

@@ -36,6 +36,30 @@ const char *jn_path(const struct jn *j);
 /* Checkpoints (TRUNCATE) and closes. */
 void jn_close(struct jn *j);
 
+/* Delta storage of llm_request records (docs/journal.md): each request
+ * carries the whole conversation, so storing it whole made journals grow
+ * with the square of the turns (a 1,000-turn session wrote 130 MB). The
+ * writer stores an agent's request relative to its previous one; every
+ * reader expands it again, so exports and replays see full requests. */
+struct jn_delta {
+	int64_t seq;          /* seq of this agent's last stored request, -1 none */
+	size_t n_msgs;        /* its message count */
+	struct jv *system, *tools; /* owned refs: its system prompt and tools */
+};
+void jn_delta_init(struct jn_delta *d);
+void jn_delta_deinit(struct jn_delta *d);
+/* Appends an llm_request record {agent, backend, request}, stored as a
+ * delta against d (which it then updates). Returns seq or < 0. */
+int64_t jn_append_request(struct jn *j, struct jn_delta *d, const char *agent,
+			  const char *backend, const struct jv *request);
+/* Reader side: expands a stored request in place of its delta form.
+ * `known` holds earlier expanded requests by seq (the reader's). */
+struct jn_req_cache;
+struct jn_req_cache *jn__req_cache_new(void);
+void jn__req_cache_free(struct jn_req_cache *c);
+int jn__expand_request(struct jn_req_cache *c, struct jv *env, const char *path,
+		       struct sl_err *err);
+
 /* Readers: open read-only (.db by SQLite header, or .jsonl). */
 struct jn_reader;
 struct jn_reader *jn_reader_open(const char *path, struct sl_err *err);

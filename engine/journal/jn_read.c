@@ -113,6 +113,7 @@ struct jn_reader {
 	long lineno;
 	int done;           /* end reached or an error reported */
 	struct sl_err last; /* the error that ended the reader, repeated */
+	struct jn_req_cache *reqs; /* owned: expanded llm_requests (jn_delta.c) */
 };
 
 struct jn_reader *jn_reader_open(const char *path, struct sl_err *err)
@@ -291,13 +292,24 @@ struct jv *jn_reader_next(struct jn_reader *r, struct sl_err *err)
 		return NULL;
 	if (r->done)
 		return stop(r, err);
-	return r->db ? next_db(r, err) : next_jsonl(r, err);
+	struct jv *env = r->db ? next_db(r, err) : next_jsonl(r, err);
+	const char *entry = jv_get_str(env, "entry");
+	if (env && entry && !strcmp(entry, "llm_request")) {
+		if (!r->reqs)
+			r->reqs = jn__req_cache_new();
+		if (jn__expand_request(r->reqs, env, r->path, &r->last)) {
+			jv_unref(env);
+			return stop(r, err);
+		}
+	}
+	return env;
 }
 
 void jn_reader_close(struct jn_reader *r)
 {
 	if (!r)
 		return;
+	jn__req_cache_free(r->reqs);
 	sqlite3_finalize(r->st);
 	sqlite3_close(r->db);
 	if (r->f)
