@@ -821,8 +821,10 @@ void px__conn_accept(struct px *px, uv_stream_t *server)
 	px->conns = c;
 	px->n_conns++;
 	c->state = PX_S_HEAD;
-	if (uv_accept(server, (uv_stream_t *)&c->cl.tcp) || px->mock || px->stopping) {
-		/* --mock-proxy: every connection is closed at once, unjournaled */
+	if (uv_accept(server, (uv_stream_t *)&c->cl.tcp) || px->mock || px->stopping ||
+	    px->n_conns > PX_MAX_CONNS) {
+		/* --mock-proxy: every connection is closed at once, unjournaled;
+		 * over the cap, a sandbox flood gets the same */
 		c->state = PX_S_CLOSED;
 		act_finish(c, NULL);
 		return;

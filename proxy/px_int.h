@@ -23,6 +23,7 @@
 #define PX_HWM (256 * 1024) /* queued write bytes that pause the other side */
 #define PX_LWM (64 * 1024)  /* ... and resume it */
 #define PX_MAX_ADDRS 16
+#define PX_MAX_CONNS 1024 /* concurrent sandbox connections */
 
 /* ---- session CA (px_ca.c, tl_ prefix) --------------------------------- */
 struct tl_ca;
