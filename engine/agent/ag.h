@@ -84,7 +84,8 @@ struct ag_tool {
 /* ---- LLM backend -------------------------------------------------------- */
 
 struct ag_usage {
-	uint64_t in, out; /* session totals */
+	uint64_t in, out;     /* session totals; in includes the cache tokens */
+	uint64_t cache_read, cache_write; /* Anthropic prompt-cache shares of in */
 };
 
 struct ag_backend {
@@ -92,6 +93,7 @@ struct ag_backend {
 	char *model;        /* owned */
 	char *id;           /* owned: backend id for events and cost lines */
 	double rate_in, rate_out; /* $ per million tokens */
+	double rate_cache_read, rate_cache_write; /* decisions 7; default rate_in */
 	struct ag_usage usage;
 	int reported;       /* a cost_report was emitted */
 	int paid;
@@ -287,7 +289,7 @@ void ag_backend_deinit(struct ag_backend *b);
 struct jv *ag_cost_usage(const struct ag_backend *b);
 /* costs.md 3: the first row whose key is a case-sensitive substring of the
  * model wins; no row leaves both rates 0. */
-void ag_pricing_pick(const struct jv *rows, const char *model, double *in, double *out);
+void ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b);
 void ag_cost_line(const struct ag_backend *b, struct sl_buf *out);
 
 /* System prompt stating the boundaries from the access report (owned). */

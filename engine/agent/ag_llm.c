@@ -55,7 +55,11 @@ void ag_backend_deinit(struct ag_backend *b)
 
 static double usd(const struct ag_backend *b)
 {
-	return (double)b->usage.in * b->rate_in / 1e6 + (double)b->usage.out * b->rate_out / 1e6;
+	const struct ag_usage *u = &b->usage;
+	double plain = (double)(u->in - u->cache_read - u->cache_write);
+	return plain * b->rate_in / 1e6 + (double)u->out * b->rate_out / 1e6 +
+	       (double)u->cache_read * b->rate_cache_read / 1e6 +
+	       (double)u->cache_write * b->rate_cache_write / 1e6;
 }
 
 struct jv *ag_cost_usage(const struct ag_backend *b)
@@ -73,15 +77,20 @@ void ag_cost_line(const struct ag_backend *b, struct sl_buf *out)
 		      (unsigned long long)b->usage.in, (unsigned long long)b->usage.out, usd(b));
 }
 
-void ag_pricing_pick(const struct jv *rows, const char *model, double *in, double *out)
+void ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b)
 {
-	*in = *out = 0;
+	b->rate_in = b->rate_out = b->rate_cache_read = b->rate_cache_write = 0;
 	for (size_t i = 0; model && i < jv_len(rows); i++) {
 		const struct jv *r = jv_at(rows, i);
 		const char *key = jv_get_str(r, "key");
 		if (key && strstr(model, key)) {
-			*in = jv_num_val(jv_get(r, "input"));
-			*out = jv_num_val(jv_get(r, "output"));
+			b->rate_in = jv_num_val(jv_get(r, "input"));
+			b->rate_out = jv_num_val(jv_get(r, "output"));
+			/* Cache tokens have rates of their own where the row has them. */
+			b->rate_cache_read = jv_get(r, "cache_read") ? jv_num_val(jv_get(r, "cache_read"))
+								      : b->rate_in;
+			b->rate_cache_write = jv_get(r, "cache_write")
+				? jv_num_val(jv_get(r, "cache_write")) : b->rate_in;
 			return;
 		}
 	}
@@ -118,9 +127,12 @@ static void deliver(struct ag_agent *a, struct jv *resp)
 {
 	struct ag_backend *b = a->sess->backend;
 	const struct jv *u = jv_get(resp, "usage");
-	/* Cache tokens count toward token quotas (decisions 7). */
-	b->usage.in += count(u, "input_tokens") + count(u, "cache_read_input_tokens") +
-		       count(u, "cache_creation_input_tokens");
+	/* Cache tokens count toward token quotas and are priced at their own
+	 * rates (decisions 7). */
+	uint64_t cr = count(u, "cache_read_input_tokens"), cw = count(u, "cache_creation_input_tokens");
+	b->usage.in += count(u, "input_tokens") + cr + cw;
+	b->usage.cache_read += cr;
+	b->usage.cache_write += cw;
 	b->usage.out += count(u, "output_tokens");
 	ag_post(a->sess, a, AG_E_LLM_REPLY, resp);
 }

@@ -280,7 +280,8 @@ static int make_backend(struct run *r, struct sl_err *err)
 	struct run_opts *o = r->o;
 	ag_backend_init(&r->backend, o->cfg.llm, o->cfg.model, err);
 	if (o->cfg.has_pricing) {
-		r->backend.rate_in = o->cfg.price_in;
+		r->backend.rate_in = r->backend.rate_cache_read = r->backend.rate_cache_write =
+			o->cfg.price_in;
 		r->backend.rate_out = o->cfg.price_out;
 	}
 	if (!strcmp(o->cfg.llm, "mock"))
@@ -290,11 +291,16 @@ static int make_backend(struct run *r, struct sl_err *err)
 				 o->cfg.api_key_env, o->lua_dir, err);
 	if (!r->backend.llm)
 		return SL_EINVAL;
+	llm_set_note(r->backend.llm, run_note, r);
+	if (o->cfg.local_cmd && llm_manage_server(r->backend.llm, o->cfg.local_cmd, 0, err))
+		return SL_EUNAVAIL;
 	free(r->backend.id);
 	r->backend.id = sl_xstrdup(llm_id(r->backend.llm));
+	/* The model the backend settled on is the part of its id after ':'. */
+	const char *colon = strchr(r->backend.id, ':');
+	const char *model = o->cfg.model ? o->cfg.model : colon ? colon + 1 : NULL;
 	if (!o->cfg.has_pricing)
-		ag_pricing_pick(llm_pricing(r->backend.llm), o->cfg.model, &r->backend.rate_in,
-				&r->backend.rate_out);
+		ag_pricing_pick(llm_pricing(r->backend.llm), model, &r->backend);
 	return 0;
 #else
 	return sl_err_set(err, SL_EUNAVAIL, "the %s backend is not built in", o->cfg.llm);
