@@ -159,23 +159,18 @@ int ag_sub_await(struct ag_agent *caller, const struct jv *args, struct ag_pendi
 	return 0;
 }
 
-/* A child's loop ended (outcome and result are set). */
-void ag_sub_child_ended(struct ag_agent *c)
+/* After an interrupt agent-0 waits in UNWIND until no descendant runs;
+ * every way a child can end must re-check that. */
+static void check_unwound(struct ag_session *s)
 {
-	struct ag_session *s = c->sess;
+	struct ag_agent *top = s->top;
+	if (top->state == AG_S_UNWIND && !ag_tree_active(top))
+		ag_post(s, top, AG_E_UNWOUND, NULL);
+}
+
+static void wake_parent(struct ag_agent *c)
+{
 	struct ag_agent *parent = c->parent;
-	c->child_state = AG_C_FINISHED;
-	if (c->outcome == AG_OUT_INTERRUPTED || c->outcome == AG_OUT_SHUTDOWN) {
-		/* Emitted bottom-up once the whole tree has unwound. */
-		struct ag_agent *top = s->top;
-		if (top->state == AG_S_UNWIND && !ag_tree_active(top))
-			ag_post(s, top, AG_E_UNWOUND, NULL);
-		return;
-	}
-	ag_sub_cancel_pool(c, c->outcome, 1);
-	ag_sub_emit_completed(c);
-	if (!parent || c->child_state != AG_C_FINISHED)
-		return;
 	if (parent->n_doneq == parent->cap_doneq) {
 		parent->cap_doneq = parent->cap_doneq ? parent->cap_doneq * 2 : 4;
 		parent->doneq = sl_xrealloc(parent->doneq, parent->cap_doneq * sizeof *parent->doneq);
@@ -187,17 +182,33 @@ void ag_sub_child_ended(struct ag_agent *c)
 	if (parent->await_id && strcmp(parent->await_id, c->id))
 		return;
 	struct ag_agent *got = parent->await_id ? c : first_finished(parent);
-	if (got) {
-		if (got == c)
-			for (size_t i = 0; i < parent->n_doneq; i++)
-				if (parent->doneq[i] == c) {
-					memmove(&parent->doneq[i], &parent->doneq[i + 1],
-						(parent->n_doneq - i - 1) * sizeof *parent->doneq);
-					parent->n_doneq--;
-					break;
-				}
-		collect(parent, got, p);
+	if (!got)
+		return;
+	if (got == c)
+		for (size_t i = 0; i < parent->n_doneq; i++)
+			if (parent->doneq[i] == c) {
+				memmove(&parent->doneq[i], &parent->doneq[i + 1],
+					(parent->n_doneq - i - 1) * sizeof *parent->doneq);
+				parent->n_doneq--;
+				break;
+			}
+	collect(parent, got, p);
+}
+
+/* A child's loop ended (outcome and result are set). */
+void ag_sub_child_ended(struct ag_agent *c)
+{
+	struct ag_session *s = c->sess;
+	c->child_state = AG_C_FINISHED;
+	/* Interrupted and shut-down children get their agent_completed
+	 * bottom-up once the whole tree has unwound (subagents.md 6, ours). */
+	if (c->outcome != AG_OUT_INTERRUPTED && c->outcome != AG_OUT_SHUTDOWN) {
+		ag_sub_cancel_pool(c, c->outcome, 1);
+		ag_sub_emit_completed(c);
+		if (c->parent && c->child_state == AG_C_FINISHED)
+			wake_parent(c);
 	}
+	check_unwound(s);
 }
 
 /* 1 while any descendant of a is still running. */
