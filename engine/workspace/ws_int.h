@@ -218,6 +218,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	       struct jv **report, struct sl_err *err);
 /* Recovers dead operations and orphan entry dirs (called by every command). */
 void ws__recover(struct ws_db *d, const char *only_path);
+void ws__remove_marker(const char *root);
 int ws__check_path(const struct ws_db *d, const char *canon, struct sl_err *err);
 char *ws__canon_lenient(const char *path, struct sl_err *err);
 

@@ -184,7 +184,7 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 	int rc = 0, moved = 0;
 	while (!rc && (de = readdir(dir))) {
 		const char *nm = de->d_name;
-		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, WS_MARKER))
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
 		if (ws__rename_at(rfd, nm, dfd) == 0) {
 			if (++moved == 1)
@@ -234,6 +234,21 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 	close(dfd);
 	closedir(dir);
 	return rc;
+}
+
+/* Removes the marker only when it is ours (same text): a file of that name
+ * may be the user's own, restored by an earlier attempt. */
+void ws__remove_marker(const char *root)
+{
+	char *p = sl_xasprintf("%s/%s", root, WS_MARKER);
+	char *want = sl_xasprintf(marker_text, root, root);
+	size_t n = 0;
+	char *have = sl_read_file(p, &n, 65536, NULL);
+	if (have && n == strlen(want) && !memcmp(have, want, n))
+		unlink(p);
+	free(have);
+	free(want);
+	free(p);
 }
 
 static int write_marker(const char *root, struct sl_err *err)
@@ -468,9 +483,12 @@ int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err)
 	int rc = 0;
 	mode_t rmode = e->root_mode >= 0 ? (mode_t)e->root_mode : 0755;
 	chmod(root, rmode | 0700);
-	char *mk = sl_xasprintf("%s/%s", root, WS_MARKER);
-	unlink(mk);
-	free(mk);
+	/* our marker exists only from step 5 on; before that, a file of that
+	 * name is the user's own */
+	struct ws_entry now = { 0 };
+	if (ws__entry_get_id(d, e->id, &now, NULL) == 0 && now.step >= 5)
+		ws__remove_marker(root);
+	ws__entry_free(&now);
 	if (e->strategy != WS_STRATEGY_DIRECTORY && ws__umount(e->strategy, &p, err))
 		rc = err->code;
 	/* directory strategy: entries already in data/ go back by rename */

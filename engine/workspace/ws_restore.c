@@ -106,7 +106,7 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
-		if (!*prefix && (!strcmp(nm, "lost+found") || !strcmp(nm, WS_MARKER)))
+		if (!*prefix && !strcmp(nm, "lost+found"))
 			continue;
 		char *path = join(prefix, nm);
 		struct stat st;
@@ -264,8 +264,6 @@ static int sanitize(struct out_walk *w, int dfd, const char *prefix)
 	while (!rc && (de = readdir(dir))) {
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
-			continue;
-		if (!*prefix && !strcmp(nm, WS_MARKER))
 			continue;
 		char *path = join(prefix, nm);
 		struct stat st;

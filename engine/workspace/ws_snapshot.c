@@ -250,8 +250,7 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix)
 		const char *nm = de->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
-		if (!*prefix && (!strcmp(nm, WS_MARKER) ||
-				 (w->skip_lost_found && !strcmp(nm, "lost+found"))))
+		if (!*prefix && w->skip_lost_found && !strcmp(nm, "lost+found"))
 			continue;
 		char *path = join(prefix, nm);
 		struct stat st;

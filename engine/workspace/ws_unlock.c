@@ -135,9 +135,9 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
 		if (fstatat(rfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			if (!strcmp(nm, WS_MARKER)) {
-				unlinkat(rfd, nm, 0);
-			} else {
+			if (!strcmp(nm, WS_MARKER))
+				ws__remove_marker(root);
+			if (fstatat(rfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 				rc = sl_err_set(err, SL_EEXIST,
 						"cannot restore %s/%s: something else now has that name",
 						root, nm);
@@ -385,9 +385,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	if ((rc = ws__step(d, e.id, 5, err)))
 		goto out;
 	{
-		char *mk = sl_xasprintf("%s/%s", canon, WS_MARKER);
-		unlink(mk);
-		free(mk);
+		ws__remove_marker(canon);
 		struct ws_progress pg = { "restore", isatty(2), 0, 0, 0 };
 		if ((rc = ws__manifest_load(d, e.id, &man, err)))
 			goto out;

@@ -35,6 +35,7 @@ mkref() {
 	mkdir -p "$1/d1/d2" "$1/empty" "$1/ro"
 	for i in 1 2 3 4 5 6; do printf 'file %s\n' "$i" >"$1/d1/f$i.txt"; done
 	printf 'same\n' >"$1/dup1"; printf 'same\n' >"$1/dup2"
+	printf 'mine, not the marker\n' >"$1/LOCKED_BY_LLMDEVSILO" # a user file of that name
 	head -c 300000 /dev/urandom >"$1/d1/d2/big.bin"
 	ln -s d1/f1.txt "$1/link"
 	printf 'x\n' >"$1/ro/file"; chmod 0555 "$1/ro"
@@ -46,10 +47,11 @@ mutate() {
 	printf 'new\n' >"$1/new.txt"
 	chmod 0600 "$1/dup1"
 }
-# A listing that captures every byte, type, mode and link target.
+# A listing that captures every byte, type, mode and link target (the tree
+# holds a user file named like the marker: it must survive too).
 snap() {
-	(cd "$1" && find . -mindepth 1 ! -name LOCKED_BY_LLMDEVSILO -printf '%y %m %p %l\n' | LC_ALL=C sort
-	 find . -type f ! -name LOCKED_BY_LLMDEVSILO -exec sha256sum {} + | LC_ALL=C sort -k2
+	(cd "$1" && find . -mindepth 1 -printf '%y %m %p %l\n' | LC_ALL=C sort
+	 find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2
 	 stat -c 'root %a' .)
 }
 
