@@ -226,6 +226,9 @@ void px__tls_prefs(mbedtls_ssl_config *conf);
 /* px_conn.c */
 void px__conn_accept(struct px *px, uv_stream_t *server);
 void px__conn_post(struct px_conn *c, int ev);
+void px__post(struct px_conn *c, int ev);      /* queue only (in actions, pumps) */
+void px__arm(struct px_conn *c, unsigned ms);  /* (re)start the conn timer */
+int px__pump(struct px_conn *c);               /* px_relay.c; 1 if it posted */
 void px__conn_stop_all(struct px *px);
 void px__conn_kill_all(struct px *px);
 void px__stop_check(struct px *px); /* px_listen.c: finish a stop when idle */
