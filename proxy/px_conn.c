@@ -2,16 +2,15 @@
  * px_conn: one sandbox connection as a table-driven state machine
  * (STYLE.md 5, run by fsm_step). I/O callbacks never change the state
  * themselves: they call drive(), which runs queued events through the
- * table and then pump(), which moves bytes for the current state (parse a
+ * table and then px__pump(), which moves bytes for the current state (parse a
  * head, advance a handshake, relay bodies) and posts the next event when
  * something completes. Reading is switched on and off per side after every
  * step, which is where back-pressure lives: a side is read only while the
  * other side's write queue is below PX_HWM.
  *
  * The pumps that move bytes live in px_relay.c; policy decisions and the
- * rewritten request head in px_req.c; name
- * resolution, the IP guard and dialing in px_dial.c; socket and TLS byte
- * plumbing in px_ep.c.
+ * rewritten request head in px_req.c; name resolution, the IP guard and
+ * dialing in px_dial.c; socket and TLS byte plumbing in px_ep.c.
  */
 #include <stdlib.h>
 #include <string.h>
