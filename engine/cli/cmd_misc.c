@@ -1,8 +1,7 @@
 /*
  * The smaller commands: harnesses list, workspace (delegated to the
  * workspace module), doctor, debug fsm / seccomp / sandbox-exec / proxy,
- * manpages. Commands owned by other modules are weak references so
- * that a build without them says so instead of failing to link.
+ * manpages.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,15 +15,10 @@
 #include "json/jv.h"
 #include "workspace/ws.h"
 
-int sb_doctor(FILE *out, int json) __attribute__((weak));
-int sb_seccomp_dump(FILE *out) __attribute__((weak));
-int cli_sandbox_exec(int argc, char **argv) __attribute__((weak));
-int cli_proxy_serve(int argc, char **argv) __attribute__((weak));
+#include "sandbox/sb.h"
 
-static int not_built(const char *what)
-{
-	return cli_fail("%s is not built into this binary", what);
-}
+int cli_sandbox_exec(int argc, char **argv); /* engine/cli/cmd_sandbox.c */
+int cli_proxy_serve(int argc, char **argv);  /* engine/cli/cmd_proxy.c */
 
 int cmd_workspace(struct cli_args *a)
 {
@@ -45,23 +39,22 @@ int cmd_workspace(struct cli_args *a)
 
 int cmd_doctor(struct cli_args *a)
 {
-	return sb_doctor ? sb_doctor(stdout, cli_has(a, "json")) : not_built("silo doctor");
+	return sb_doctor(stdout, cli_has(a, "json"));
 }
 
 int cmd_debug_seccomp(struct cli_args *a)
 {
-	return sb_seccomp_dump ? sb_seccomp_dump(stdout) : not_built("the seccomp filter");
+	return sb_seccomp_dump(stdout);
 }
 
 int cmd_debug_sandbox_exec(struct cli_args *a)
 {
-	return cli_sandbox_exec ? cli_sandbox_exec(a->argc, a->argv)
-				: not_built("the native sandbox");
+	return cli_sandbox_exec(a->argc, a->argv);
 }
 
 int cmd_debug_proxy(struct cli_args *a)
 {
-	return cli_proxy_serve ? cli_proxy_serve(a->argc, a->argv) : not_built("the proxy");
+	return cli_proxy_serve(a->argc, a->argv);
 }
 
 int cmd_debug_fsm(struct cli_args *a)
