@@ -5,6 +5,8 @@
  * (journals/shell-<id>.db). The pty relay blocks, so it runs on a thread
  * while the loop keeps serving the egress relay and the proxy.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,6 +37,85 @@ static void *shell_main(void *p)
 static void shell_done(uv_async_t *h)
 {
 	uv_stop(h->loop);
+}
+
+/* The run file (cli.md 7.1) of a live harness on this workspace, or NULL. */
+static struct jv *live_harness(const char *state, const char *ws)
+{
+	char *dir = sl_xasprintf("%s/run", state);
+	char *want = sl_canon_lenient(ws);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct jv *found = NULL;
+	while (d && !found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
+			continue;
+		char *path = sl_xasprintf("%s/%s", dir, de->d_name);
+		size_t len = 0;
+		char *txt = sl_read_file(path, &len, 1 << 20, NULL);
+		struct jv *j = txt ? jv_parse(txt, len, NULL, NULL) : NULL;
+		const char *w = jv_get_str(j, "workspace");
+		int64_t pid = jv_get_int(j, "pid", 0);
+		char *wc = w ? sl_canon_lenient(w) : NULL;
+		if (wc && !strcmp(wc, want) && pid > 0 && (!kill((pid_t)pid, 0) || errno == EPERM))
+			found = jv_ref(j);
+		free(wc);
+		jv_unref(j);
+		free(txt);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(want);
+	free(dir);
+	return found;
+}
+
+static char **jv_strv(const struct jv *a)
+{
+	char **v = sl_xcalloc(jv_len(a) + 1, sizeof *v);
+	size_t k = 0;
+	for (size_t i = 0; i < jv_len(a); i++)
+		if (jv_str_val(jv_at(a, i)))
+			v[k++] = sl_xstrdup(jv_str_val(jv_at(a, i)));
+	return v;
+}
+
+/* sandbox.md 8: mirror a live harness's confinement unless flags say
+ * otherwise; credentials are never mirrored. Returns 1 when mirrored. */
+static int mirror(struct cli_args *a, struct run_opts *o, const char *state, const char *ws)
+{
+	struct jv *rf = live_harness(state, ws);
+	if (!rf)
+		return 0;
+	const char *id = jv_get_str(rf, "harness_id");
+	int explicit_flags = cli_has(a, "allow-read") || cli_has(a, "allow-domain") ||
+			     cli_has(a, "sandbox") || cli_has(a, "policy");
+	const char *kind = jv_get_str(rf, "sandbox_kind");
+	int rc = 0;
+	if (explicit_flags) {
+		printf("note: the policy of this shell differs from harness %s (flags given)\n",
+		       id ? id : "?");
+	} else if (!kind) {
+		/* Nothing recorded to mirror. */
+	} else if (strcmp(kind, "linux-native") && strcmp(kind, "native")) {
+		fprintf(stderr, "warning: harness %s records sandbox kind '%s', which this silo "
+				"does not know; not mirroring its policy\n", id ? id : "?", kind);
+	} else {
+		strv_free(o->read_allowlist);
+		strv_free(o->allowed_domains);
+		o->read_allowlist = jv_strv(jv_get(rf, "read_allowlist"));
+		o->allowed_domains = jv_strv(jv_get(rf, "allowed_domains"));
+		free(o->cfg.sandbox);
+		o->cfg.sandbox = sl_xstrdup("native");
+		printf("note: mirroring harness %s: sandbox %s, %d readable path(s), %d allowed "
+		       "domain(s); credentials are not mirrored\n", id ? id : "?", kind,
+		       strv_len(o->read_allowlist), strv_len(o->allowed_domains));
+		rc = 1;
+	}
+	jv_unref(rf);
+	return rc;
 }
 
 static struct sb *signal_sb;
@@ -96,14 +177,20 @@ int cmd_shell(struct cli_args *a)
 	r.harness_id = sl_xasprintf("shell-%s", id);
 	if (!(r.state = cli_state_dir(&err)))
 		goto out;
+	int mirrored = mirror(a, &o, r.state, ws);
 	r.journal_path = sl_xasprintf("%s/journals/%s.db", r.state, r.harness_id);
 	if (!(r.jn = jn_open(r.journal_path, &r.clock, &err)))
 		goto out;
 	char *msg = sl_xasprintf("user shell starting in %s", ws);
 	run_note(&r, msg);
 	free(msg);
-	if (pol_risk_check(o.read_allowlist, o.allow_risky, getenv("HOME"), r.state, &err))
-		goto out;
+	/* Mirrored entries are accepted by inheritance (sandbox.md 8); the
+	 * scan still names those it would flag. */
+	if (pol_risk_check(o.read_allowlist, o.allow_risky, getenv("HOME"), r.state, &err)) {
+		if (!mirrored)
+			goto out;
+		printf("note: inherited read allowlist entries the risk scan flags: %s\n", err.msg);
+	}
 	if (ws_attach(r.state, ws, r.harness_id, (int)getpid(), 1, &r.att, &err))
 		goto out;
 	r.attached = 1;

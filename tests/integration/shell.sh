@@ -36,4 +36,22 @@ check "mock sandbox refused (exit 1)" test "$rc" -eq 1
 check "the refusal explains" contains "$T/e" "needs a fixture"
 "$SILO_BIN" workspace unlock "$WS" >"$T/review" 2>&1 || true
 check "the shell's file shows in the unlock review" contains "$T/review" "made.txt"
+
+# Mirroring (sandbox.md 8): a live harness's run file on this workspace
+# gives the shell the same allowlists; explicit flags disable it.
+WS="$T/ws-m"; mkdir -p "$WS"
+"$SILO_BIN" workspace lock "$WS" >/dev/null
+mkdir -p "$LLMDEVSILO_STATE_DIR/run"
+sleep 300 & live=$!
+cat >"$LLMDEVSILO_STATE_DIR/run/abcdefabcdef.json" <<JSON
+{"harness_id":"abcdefabcdef","addr":"127.0.0.1:1","cert_fingerprint_sha256":"00","local_token_path":"/x",
+ "pid":$live,"workspace":"$WS","sandbox_kind":"linux-native","read_allowlist":["/usr/share/doc"],
+ "allowed_domains":["docs.rs"]}
+JSON
+timeout 60 "$SILO_BIN" shell --workspace "$WS" -- sh -c 'ls -d /usr/share/doc >/dev/null && echo doc-visible' </dev/null >"$T/m" 2>&1 || true
+check "mirroring note names the harness and counts" contains "$T/m" "note: mirroring harness abcdefabcdef: sandbox linux-native, 1 readable path(s), 1 allowed domain(s); credentials are not mirrored"
+timeout 60 "$SILO_BIN" shell --workspace "$WS" --allow-domain example.org -- true </dev/null >"$T/m2" 2>&1 || true
+check "explicit flags: no mirroring, a note says so" contains "$T/m2" "note: the policy of this shell differs from harness abcdefabcdef"
+kill $live; wait $live 2>/dev/null || true
+"$SILO_BIN" workspace unlock "$WS" >/dev/null 2>&1 || true
 finish
