@@ -269,6 +269,7 @@ void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text);
 int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *err);
 void ag_tool_abort(struct ag_agent *a);
 const struct ag_tool *ag_tool_find(struct ag_session *s, const char *name);
+void ag_tool_clear(struct ag_tool *t);
 int ag_tool_offered(const struct ag_session *s, const struct ag_tool *t, int top);
 struct jv *ag_tool_defs(struct ag_session *s, int top);
 /* Subagents (ag_sub.c). */

@@ -78,18 +78,8 @@ void ag_session_free(struct ag_session *s)
 	}
 	uv_close((uv_handle_t *)&s->idle, NULL);
 	uv_run(s->loop, UV_RUN_NOWAIT);
-	for (size_t i = 0; i < s->n_tools; i++) {
-		struct ag_tool *t = &s->tools[i];
-		free(t->name);
-		free(t->description);
-		free(t->owner);
-		free(t->source);
-		jv_unref(t->schema);
-		if (t->frontends)
-			for (char **f = t->frontends; *f; f++)
-				free(*f);
-		free(t->frontends);
-	}
+	for (size_t i = 0; i < s->n_tools; i++)
+		ag_tool_clear(&s->tools[i]);
 	free(s->tools);
 	if (s->tools_lua)
 		lh_free(s->tools_lua);

@@ -26,6 +26,20 @@ static char *field_str(lua_State *L, int idx, const char *k)
 	return v;
 }
 
+void ag_tool_clear(struct ag_tool *t)
+{
+	free(t->name);
+	free(t->description);
+	free(t->owner);
+	free(t->source);
+	jv_unref(t->schema);
+	if (t->frontends)
+		for (char **f = t->frontends; *f; f++)
+			free(*f);
+	free(t->frontends);
+	memset(t, 0, sizeof *t);
+}
+
 static int add_tool(struct ag_session *s, struct lh_state *st, int ref, const char *src,
 		    struct sl_err *err)
 {
@@ -73,14 +87,7 @@ static int add_tool(struct ag_session *s, struct lh_state *st, int ref, const ch
 	if (bad) {
 		sl_err_set(err, SL_EPARSE, "tool %s: %s", src, bad);
 		free(agents);
-		free(tool.name);
-		free(tool.description);
-		free(tool.owner);
-		jv_unref(tool.schema);
-		if (tool.frontends)
-			for (char **f = tool.frontends; *f; f++)
-				free(*f);
-		free(tool.frontends);
+		ag_tool_clear(&tool);
 		return SL_EPARSE;
 	}
 	tool.avail = !strcmp(agents, "top") ? AG_AVAIL_TOP
@@ -93,17 +100,8 @@ static int add_tool(struct ag_session *s, struct lh_state *st, int ref, const ch
 	/* A later definition (policy) replaces a shipped tool of the same name. */
 	for (size_t i = 0; i < s->n_tools; i++)
 		if (!strcmp(s->tools[i].name, tool.name)) {
-			struct ag_tool *old = &s->tools[i];
-			free(old->name);
-			free(old->description);
-			free(old->owner);
-			free(old->source);
-			jv_unref(old->schema);
-			if (old->frontends)
-				for (char **f = old->frontends; *f; f++)
-					free(*f);
-			free(old->frontends);
-			*old = tool;
+			ag_tool_clear(&s->tools[i]);
+			s->tools[i] = tool;
 			return 0;
 		}
 	s->tools = sl_xrealloc(s->tools, (s->n_tools + 1) * sizeof *s->tools);
