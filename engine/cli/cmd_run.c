@@ -78,30 +78,6 @@ static int check_flags(struct cli_args *a, struct run_opts *o)
 	return 0;
 }
 
-static int parse_credentials(char *const *flags, int n, struct jv **out)
-{
-	struct jv *arr = jv_arr();
-	for (int i = 0; i < n; i++) {
-		const char *s = flags[i];
-		const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-		size_t envlen = c2 ? (c3 ? (size_t)(c3 - c2 - 1) : strlen(c2 + 1)) : 0;
-		if (!c1 || !c2 || c1 == s || c2 == c1 + 1 || !envlen) {
-			jv_unref(arr);
-			return cli_fail("--inject-credential '%s': expected host:header:ENV_VAR[:format]",
-					s);
-		}
-		struct jv *c = jv_obj();
-		jv_set(c, "host", jv_strn(s, (size_t)(c1 - s)));
-		jv_set(c, "header", jv_strn(c1 + 1, (size_t)(c2 - c1 - 1)));
-		jv_set(c, "env", jv_strn(c2 + 1, envlen));
-		jv_set(c, "format", jv_str(c3 ? c3 + 1 : "{secret}"));
-		jv_push(arr, c);
-	}
-	*out = arr;
-	return 0;
-}
-
 /* Layering: defaults, --config, --policy, flags (cli.md 3). */
 static int layer(struct cli_args *a, struct run_opts *o, struct sl_err *err)
 {
@@ -159,7 +135,7 @@ static int layer(struct cli_args *a, struct run_opts *o, struct sl_err *err)
 	o->allow_risky = n ? strv_dup(fl, n) : strv_dup(o->pol.allow_risky_paths, -1);
 	fl = cli_all(a, "inject-credential", &n);
 	if (n) {
-		if (parse_credentials(fl, n, &o->credentials))
+		if (!(o->credentials = run_parse_credentials(fl, n, err)))
 			return 1;
 	} else if (o->pol.n_credentials) {
 		o->credentials = jv_arr();

@@ -140,6 +140,7 @@ int cmd_shell(struct cli_args *a)
 				"exists for scripted runs (silo run --script)");
 	if (a->tail && !a->ntail)
 		return cli_fail("silo shell: empty command after --");
+	uv_loop_init(&r.loop); /* every exit path below closes it */
 	o.lua_dir = cli_lua_dir();
 	pol_init(&o.pol);
 	char **pols = cli_all(a, "policy", &n);
@@ -154,24 +155,10 @@ int cmd_shell(struct cli_args *a)
 	o.allowed_domains = n ? strv_dup(fl, n) : strv_dup(o.pol.allowed_domains, -1);
 	fl = cli_all(a, "allow-risky-path", &n);
 	o.allow_risky = strv_dup(fl, n);
-	o.credentials = jv_arr(); /* credentials are never mirrored; flags only */
+	/* Credentials come from this command's flags only: never mirrored. */
 	fl = cli_all(a, "inject-credential", &n);
-	for (int i = 0; i < n; i++) {
-		char *c1 = strchr(fl[i], ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
-		if (!c1 || !c2 || c1 == fl[i] || c2 == c1 + 1 || !c2[1] || c3 == c2 + 1) {
-			rc = cli_fail("--inject-credential '%s': expected host:header:ENV_VAR[:format]",
-				      fl[i]);
-			goto out;
-		}
-		struct jv *c = jv_obj();
-		jv_set(c, "host", jv_strn(fl[i], (size_t)(c1 - fl[i])));
-		jv_set(c, "header", jv_strn(c1 + 1, (size_t)(c2 - c1 - 1)));
-		jv_set(c, "env", c3 ? jv_strn(c2 + 1, (size_t)(c3 - c2 - 1)) : jv_str(c2 + 1));
-		jv_set(c, "format", jv_str(c3 ? c3 + 1 : "{secret}"));
-		jv_push(o.credentials, c);
-	}
-	uv_loop_init(&r.loop);
+	if (!(o.credentials = run_parse_credentials(fl, n, &err)))
+		goto out;
 	char id[13];
 	sl_random_id(id);
 	r.harness_id = sl_xasprintf("shell-%s", id);

@@ -200,3 +200,27 @@ int run_config_load(struct run_config *c, const char *path, const char *lua_dir,
 	jv_unref(t);
 	return rc;
 }
+
+struct jv *run_parse_credentials(char *const *flags, int n, struct sl_err *err)
+{
+	struct jv *arr = jv_arr();
+	for (int i = 0; i < n; i++) {
+		const char *s = flags[i];
+		const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+		size_t envlen = c2 ? (c3 ? (size_t)(c3 - c2 - 1) : strlen(c2 + 1)) : 0;
+		if (!c1 || !c2 || c1 == s || c2 == c1 + 1 || !envlen) {
+			jv_unref(arr);
+			sl_err_set(err, SL_EUSAGE,
+				   "--inject-credential '%s': expected host:header:ENV_VAR[:format]", s);
+			return NULL;
+		}
+		struct jv *c = jv_obj();
+		jv_set(c, "host", jv_strn(s, (size_t)(c1 - s)));
+		jv_set(c, "header", jv_strn(c1 + 1, (size_t)(c2 - c1 - 1)));
+		jv_set(c, "env", jv_strn(c2 + 1, envlen));
+		jv_set(c, "format", jv_str(c3 ? c3 + 1 : "{secret}"));
+		jv_push(arr, c);
+	}
+	return arr;
+}

@@ -22,6 +22,9 @@ void run_config_free(struct run_config *c);
 /* Loads --config FILE.lua (data only) into c; exit-1 errors in err. */
 int run_config_load(struct run_config *c, const char *path, const char *lua_dir,
 		    struct sl_err *err);
+/* --inject-credential values (host:header:ENV[:format], split on the first
+ * three ':') as [{host, header, env, format}]; NULL + err on a bad one. */
+struct jv *run_parse_credentials(char *const *flags, int n, struct sl_err *err);
 /* NULL-terminated copy of a string list. */
 char **strv_dup(char *const *v, int n);
 void strv_free(char **v);
