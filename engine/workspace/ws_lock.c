@@ -190,13 +190,9 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 					strerror(errno));
 			break;
 		}
-		/* across filesystems: copy this entry via a one-entry listing */
+		/* across filesystems: copy what is left into a stage next to
+		 * data/, then move entry by entry and delete each original */
 		struct ws_list tmp = { 0 };
-		struct stat st;
-		if (fstatat(rfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
-			rc = SL_EIO;
-			break;
-		}
 		char *stage = sl_xasprintf("%s.silo-stage", data);
 		mkdir(stage, 0700);
 		int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -210,9 +206,12 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 			while (sd && !rc && (se = readdir(sd))) {
 				if (!strcmp(se->d_name, ".") || !strcmp(se->d_name, ".."))
 					continue;
-				if (ws__rename_at(sfd, se->d_name, dfd))
+				if (ws__rename_at(sfd, se->d_name, dfd)) {
 					rc = sl_err_set(err, SL_EIO, "cannot move into %s", data);
-				else if ((ws__fault_point(), 0) || ws__rm_at(rfd, se->d_name))
+					break;
+				}
+				ws__fault_point(); /* copied, original not yet removed */
+				if (ws__rm_at(rfd, se->d_name))
 					rc = sl_err_set(err, SL_EIO, "cannot remove %s/%s", root,
 							se->d_name);
 			}
