@@ -190,6 +190,9 @@ static int validate(struct cli_args *a, struct run_opts *o)
 		fprintf(stderr, "using LLM backend %s, model %s, key from %s\n", c->llm, c->model,
 			c->api_key_env);
 	}
+	if (!strcmp(c->frontend, "interactive") && !o->print_access)
+		return cli_fail("the interactive frontend is not built yet; use --frontend headless "
+				"--prompt TEXT (or --frontend mock with --script)");
 	if (!strcmp(c->frontend, "headless") && !c->prompt)
 		return cli_fail("the headless frontend needs --prompt");
 	if (cli_has(a, "tls-cert") != cli_has(a, "tls-key"))

@@ -408,9 +408,6 @@ int run_session(struct run_opts *o)
 		r.fe = fe_headless_new(r.s, o->cfg.prompt);
 	else if (!strcmp(o->cfg.frontend, "mock"))
 		r.fe = fe_mock_new(r.s, r.fx);
-	else
-		sl_err_set(&err, SL_EUNAVAIL, "the interactive frontend is not built yet; use "
-					      "--frontend headless --prompt TEXT");
 	if (!r.fe || ag_tools_load(r.s, &err)) {
 		jv_unref(report);
 		free(sysprompt);
