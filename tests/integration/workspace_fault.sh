@@ -23,6 +23,7 @@ cleanup() {
 	# only our own live background jobs: a reaped pid may belong to someone else now
 	kill -9 $(jobs -p) 2>/dev/null
 	for m in "$T"/state/workspaces/*/mnt; do umount -l "$m" 2>/dev/null || fusermount -uz "$m" 2>/dev/null; done
+	[ -n "${XFS:-}" ] && umount -l "$XFS" 2>/dev/null
 	chmod -R u+w "$T" 2>/dev/null
 	rm -rf "$T"
 }
