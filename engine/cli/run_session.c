@@ -366,6 +366,10 @@ int run_session(struct run_opts *o)
 	if (ws_attach(r.state, o->cfg.workspace, r.harness_id, (int)getpid(), 0, &r.att, &err))
 		goto fail_journal;
 	r.attached = 1;
+	/* Policy review rules travel with the workspace to its unlock. */
+	if (o->pol.review_rules &&
+	    ws_set_review_rules(r.state, o->cfg.workspace, cstrv(o->pol.review_rules), &err))
+		goto fail_started;
 	if (run_start_components(&r, &err) || run_canaries(&r, &err) || make_backend(&r, &err))
 		goto fail_started;
 
