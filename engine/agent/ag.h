@@ -154,7 +154,6 @@ struct ag_agent {
 	int task_pending;           /* task started and not yet done */
 	struct ag_pending *pending; /* service call waiting (await/ask) */
 	struct jv *cur_call;        /* borrowed from calls: the running call */
-	const char *cur_owner;
 	int tool_seq;               /* guards stale tool completions */
 	struct jn_delta jdelta;     /* journal delta base of its requests */
 	char *fatal;                /* owned: session-level failure of the running tool */
@@ -228,7 +227,6 @@ struct ag_session {
 	int runtime_error;            /* frontend error etc.: exit 1 */
 	char *runtime_error_msg;
 	int upload_n, question_n;
-	int input_requests;           /* times agent-0 asked for input */
 	void (*on_finished)(struct ag_session *s, void *ud);
 	void *on_finished_ud;
 };
@@ -260,8 +258,7 @@ void ag_script_failure(struct ag_session *s, const char *fmt, ...)
 
 /* Internal: the queue and the agents. */
 void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data);
-struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
-			      const char *name, const char *prompt);
+struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, const char *name);
 extern const struct fsm_def ag_agent_fsm;
 extern const struct fsm_def ag_child_fsm;
 void ag_agent_request(struct ag_agent *a);        /* ag_loop.c: model call */

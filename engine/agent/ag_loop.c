@@ -74,7 +74,6 @@ static int act_want_input(void *obj, void *data)
 	if (s->shutdown)
 		return 0;
 	ag_emit(s, "awaiting_input", NULL);
-	s->input_requests++;
 	s->frontend->ops->want_input(s->frontend);
 	return 0;
 }

@@ -37,7 +37,7 @@ struct ag_session *ag_session_new(uv_loop_t *loop, const struct ag_options *opt,
 	s->next_agent_num = 1;
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
-	s->top = ag_agent_new(s, NULL, NULL, NULL);
+	s->top = ag_agent_new(s, NULL, NULL);
 	return s;
 }
 
@@ -84,6 +84,8 @@ void ag_session_free(struct ag_session *s)
 	if (s->tools_lua)
 		lh_free(s->tools_lua);
 	jv_unref(s->events);
+	for (size_t i = 0; i < s->q_len; i++) /* left when the loop stopped */
+		jv_unref(s->q[(s->q_head + i) % s->q_cap].data);
 	free(s->q);
 	free(s->shutdown_msg);
 	free(s->llm_failure_msg);
@@ -91,8 +93,7 @@ void ag_session_free(struct ag_session *s)
 	free(s);
 }
 
-struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
-			      const char *name, const char *prompt)
+struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, const char *name)
 {
 	struct ag_agent *a = sl_xcalloc(1, sizeof *a);
 	a->sess = s;
@@ -109,7 +110,6 @@ struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent,
 	a->retry_timer.data = a;
 	a->next_all = s->agents;
 	s->agents = a;
-	(void)prompt;
 	return a;
 }
 

@@ -68,7 +68,7 @@ int ag_sub_spawn(struct ag_agent *caller, const struct jv *args, struct jv **res
 	const char *name = jv_get_str(args, "name");
 	if (name && !*name)
 		name = NULL;
-	struct ag_agent *c = ag_agent_new(s, caller, name, prompt);
+	struct ag_agent *c = ag_agent_new(s, caller, name);
 	c->holds_slot = 1;
 	s->live_slots++;
 	c->gen = caller->gen;
