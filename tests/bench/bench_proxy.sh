@@ -9,7 +9,7 @@
 #
 #   SILO_BIN=build/silo tests/bench/bench_proxy.sh
 # Environment: BENCH_ROUNDS (3), BENCH_BULK_MB (512), BENCH_LAT_N (2000),
-# BENCH_CONN_S (4). With Debian's squid-openssl installed (scripts/deps.txt),
+# BENCH_CONN_S (4). With Debian's squid-openssl installed (scripts/deps-bench.txt),
 # squid with ssl-bump runs as a peer in the same rounds. The same client (bench_proxy_client.c, mbedTLS) drives
 # both paths. Both legs are TLS 1.2 (Debian's mbedTLS 2.28 has no 1.3).
 HERE=$(cd "$(dirname "$0")" && pwd)
