@@ -221,6 +221,7 @@ done:
 	uv_run(&r.loop, UV_RUN_NOWAIT);
 	uv_loop_close(&r.loop);
 	strv_free(r.cred_hosts);
+	strv_free(r.extra_env);
 	free(r.state);
 	free(r.journal_path);
 	free(r.harness_id);

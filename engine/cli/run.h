@@ -41,6 +41,7 @@ struct run {
 	uv_signal_t sigint, sigterm;
 	int signals;
 	char **cred_hosts;
+	char **extra_env;         /* owned: NAME=dummy for placeholders */
 	int is_shell;             /* silo shell: no agent session */
 };
 

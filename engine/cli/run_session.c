@@ -164,6 +164,72 @@ void run_teardown(struct run *r)
 	run_note(r, r->is_shell ? "user shell ended" : "shutdown");
 }
 
+/* ---- policy hooks for the proxy (cli.md 3.2; decisions 14, 15) -----------
+ * A hook that errors or overruns its budget fails closed: deny, with a
+ * lifecycle note. */
+
+static void hook_failed(struct run *r, const char *name, const struct sl_err *e)
+{
+	char *m = sl_xasprintf("policy hook %s failed: %s", name, e->msg);
+	run_note(r, m);
+	free(m);
+}
+
+static int hook_allow_host(void *ud, const char *host, int port, char **note)
+{
+	struct run *r = ud;
+	struct jv *ctx = jv_obj(), *doms = jv_arr(), *ret = NULL;
+	for (char **d = r->o->allowed_domains; d && *d; d++)
+		jv_push(doms, jv_str(*d));
+	jv_set(ctx, "allowed_domains", doms);
+	struct jv *args[3] = { jv_str(host), jv_int(port), ctx };
+	struct sl_err err = { 0 };
+	int rc = pol_hook(&r->o->pol, "allow_host", (const struct jv *const *)args, 3, &ret, &err);
+	for (int i = 0; i < 3; i++)
+		jv_unref(args[i]);
+	int allow = rc == 0 && jv_bool_val(ret);
+	if (rc) {
+		hook_failed(r, "allow_host", &err);
+		*note = sl_xasprintf("policy hook allow_host failed");
+	} else if (!allow) {
+		*note = sl_xstrdup("denied by policy hook allow_host");
+	}
+	jv_unref(ret);
+	return allow;
+}
+
+static char *hook_on_request(void *ud, const struct jv *req)
+{
+	struct run *r = ud;
+	struct jv *ret = NULL;
+	struct sl_err err = { 0 };
+	const struct jv *args[1] = { req };
+	int rc = pol_hook(&r->o->pol, "on_request", args, 1, &ret, &err);
+	char *reason = NULL;
+	if (rc) {
+		hook_failed(r, "on_request", &err);
+		reason = sl_xstrdup("the policy's on_request hook failed");
+	} else if (jv_str_val(ret)) {
+		reason = sl_xstrdup(jv_str_val(ret));
+	}
+	jv_unref(ret);
+	return reason;
+}
+
+static int hook_credential_for(void *ud, const struct jv *req)
+{
+	struct run *r = ud;
+	struct jv *ret = NULL;
+	struct sl_err err = { 0 };
+	const struct jv *args[1] = { req };
+	int rc = pol_hook(&r->o->pol, "credential_for", args, 1, &ret, &err);
+	if (rc)
+		hook_failed(r, "credential_for", &err);
+	int inject = rc == 0 && jv_bool_val(ret);
+	jv_unref(ret);
+	return inject;
+}
+
 static const char *const *cstrv(char **v)
 {
 	return (const char *const *)v;
@@ -206,12 +272,35 @@ int run_start_components(struct run *r, struct sl_err *err)
 	pc.n_credentials = nc;
 	pc.hosts = o->pol.hosts;
 	pc.upstream_ca = o->pol.upstream_ca;
+	pc.hook_ud = r;
+	if (pol_has_hook(&o->pol, "allow_host"))
+		pc.allow_host = hook_allow_host;
+	if (pol_has_hook(&o->pol, "on_request"))
+		pc.on_request = hook_on_request;
+	if (pol_has_hook(&o->pol, "credential_for"))
+		pc.credential_for = hook_credential_for;
+	/* Placeholders (decisions 31): the sandbox sees a dummy of the real
+	 * value's shape; the proxy swaps it on the bound host only. */
+	struct px_placeholder *phs = sl_xcalloc(o->pol.n_placeholders + 1, sizeof *phs);
+	for (size_t i = 0; i < o->pol.n_placeholders; i++) {
+		const struct pol_placeholder *p = &o->pol.placeholders[i];
+		phs[i] = (struct px_placeholder){ p->env, p->host, p->header, p->method, p->path };
+	}
+	pc.placeholders = phs;
+	pc.n_placeholders = o->pol.n_placeholders;
 	r->px = px_new(&r->loop, &pc, err);
+	free(phs);
 	if (!r->px || px_start(r->px, err)) {
 		free(pcs);
 		return SL_EIO;
 	}
 	free(pcs);
+	r->extra_env = sl_xcalloc(o->pol.n_placeholders + 1, sizeof(char *));
+	for (size_t i = 0; i < o->pol.n_placeholders; i++) {
+		const char *env = o->pol.placeholders[i].env;
+		const char *dummy = px_placeholder_value(r->px, env);
+		r->extra_env[i] = sl_xasprintf("%s=%s", env, dummy ? dummy : "");
+	}
 
 	struct sb_config sc = { 0 };
 	sc.kind = kind;
@@ -223,6 +312,7 @@ int run_start_components(struct run *r, struct sl_err *err)
 	sc.proxy_addr = pc.mock ? NULL : px_addr(r->px);
 	sc.proxy_ca_pem = px_ca_pem(r->px);
 	sc.notes = r->attached ? cstrv(r->att.notes) : NULL;
+	sc.extra_env = cstrv(r->extra_env);
 	sc.deterministic = o->deterministic;
 	r->sb = sb_new(&r->loop, &sc, err);
 	if (!r->sb)
@@ -474,6 +564,7 @@ done:
 	uv_run(&r.loop, UV_RUN_NOWAIT);
 	uv_loop_close(&r.loop);
 	strv_free(r.cred_hosts);
+	strv_free(r.extra_env);
 	free(r.state);
 	free(r.journal_path);
 	free(r.harness_id);

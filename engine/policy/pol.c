@@ -710,3 +710,23 @@ int pol_hook(struct pol *p, const char *name, const struct jv *const *args, int 
 	}
 	return sl_err_set(err, SL_ENOENT, "no policy hook %s", name);
 }
+
+int pol_has_hook(struct pol *p, const char *name)
+{
+	if (!p || !p->lua)
+		return 0;
+	lua_State *L = lh_L(p->lua);
+	int found = 0;
+	for (size_t i = 0; i < p->n_files && !found; i++) {
+		if (p->files[i].ref == LUA_NOREF)
+			continue;
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->files[i].ref); /* hooks */
+		if (lua_istable(L, -1)) {
+			lua_getfield(L, -1, name); /* hooks, fn */
+			found = lua_isfunction(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	return found;
+}

@@ -42,6 +42,9 @@ int pol_load_file(struct pol *p, const char *path, const char *lua_dir, struct s
 int pol_hook(struct pol *p, const char *name, const struct jv *const *args, int nargs,
 	     struct jv **ret, struct sl_err *err);
 
+/* 1 when some loaded policy file defines hooks.<name>. */
+int pol_has_hook(struct pol *p, const char *name);
+
 /* Risk list (sandbox.md 9): refuses risky read-allowlist entries unless
  * exempted by allow_risky; message per cli.md 12. home may be NULL. */
 int pol_risk_check(char *const *allowlist, char *const *allow_risky, const char *home,

@@ -53,12 +53,27 @@ mkdir -p "$T/www"; echo "hello from the allowed upstream" >"$T/www/index.html"
 ip netns exec "$ns" python3 -m http.server 80 --bind 198.51.100.2 --directory "$T/www" >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -s -o /dev/null http://198.51.100.2/ && break; sleep 0.1; done
 cat >"$T/policy.lua" <<'LUA'
-return { allowed_domains = { "upstream.test" }, hosts = { ["upstream.test"] = "198.51.100.2" } }
+return {
+  allowed_domains = { "upstream.test" },
+  hosts = { ["upstream.test"] = "198.51.100.2" },
+  placeholders = { { env = "SILO_TEST_PH", host = "upstream.test" } },
+  hooks = {
+    on_request = function(req)
+      if req.path == "/blocked.html" then return "blocked by the team policy" end
+    end,
+  },
+}
 LUA
+export SILO_TEST_PH="real-token-0123456789"
+echo "not for you" >"$T/www/blocked.html"
 cat >"$T/allow.lua" <<'LUA'
 return { llm = {
   { response = { content = { { type = "tool_use", id = "a", name = "WebFetch",
       input = { url = "http://upstream.test/index.html?x=1" } } }, stop_reason = "tool_use" } },
+  { response = { content = { { type = "tool_use", id = "b", name = "WebFetch",
+      input = { url = "http://upstream.test/blocked.html" } } }, stop_reason = "tool_use" } },
+  { response = { content = { { type = "tool_use", id = "c", name = "Bash",
+      input = { command = "echo \"ph=$SILO_TEST_PH\"" } } }, stop_reason = "tool_use" } },
   { response = { content = { { type = "tool_use", id = "x", name = "Exit", input = { message = "done" } } },
       stop_reason = "tool_use" } } } }
 LUA
@@ -72,5 +87,7 @@ JOURNAL=$(sed -n 's/^journal: //p' "$T/err")
 check "allowed run: exit 0" test "$RC" -eq 0
 "$SILO_BIN" journal export "$JOURNAL" >"$T/k.jsonl"
 check "allowed upstream answers through the proxy" contains "$T/k.jsonl" 'HTTP 200\nhello from the allowed upstream'
+check "the policy's on_request hook refuses a path with its reason" contains "$T/k.jsonl" 'blocked by the team policy'
+check "the sandbox sees a placeholder, not the real value" sh -c "grep -F '\"id\":\"c\"' '$T/k.jsonl' | grep -F '\"entry\":\"tool_exec\"' | grep -q 'ph=' && ! grep -q 'real-token-0123456789' '$T/k.jsonl'"
 check "forwarded request journaled with path and status" contains "$T/k.jsonl" '"host":"upstream.test","port":80,"method":"GET","path":"/index.html","status":200'
 finish
