@@ -222,6 +222,7 @@ done:
 	uv_loop_close(&r.loop);
 	strv_free(r.cred_hosts);
 	strv_free(r.extra_env);
+	free(r.cache_dir);
 	free(r.state);
 	free(r.journal_path);
 	free(r.harness_id);

@@ -42,6 +42,7 @@ struct run {
 	int signals;
 	char **cred_hosts;
 	char **extra_env;         /* owned: NAME=dummy for placeholders */
+	char *cache_dir;          /* owned: this workspace's toolchain caches */
 	int is_shell;             /* silo shell: no agent session */
 };
 

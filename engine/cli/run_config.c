@@ -42,7 +42,7 @@ void run_config_free(struct run_config *c)
 {
 	char **strs[] = { &c->harness_id, &c->workspace, &c->llm, &c->model, &c->api_key_env,
 			  &c->base_url, &c->local_cmd, &c->system_prompt, &c->sandbox,
-			  &c->frontend, &c->prompt, &c->listen, &c->journal };
+			  &c->frontend, &c->prompt, &c->listen, &c->journal, &c->scratch_root };
 	for (size_t i = 0; i < SL_ARRAY_LEN(strs); i++)
 		free(*strs[i]);
 	strv_free(c->read_allowlist);
@@ -72,7 +72,7 @@ static const struct key keys[] = {
 	{ "llm.quota", JV_OBJECT, (size_t)-1 },
 	{ "sandbox.kind", JV_STRING, F(sandbox) },
 	{ "sandbox.read_allowlist", JV_ARRAY, (size_t)-1 },
-	{ "sandbox.scratch_root", JV_STRING, (size_t)-1 },
+	{ "sandbox.scratch_root", JV_STRING, F(scratch_root) },
 	{ "sandbox.proxy.allowed_domains", JV_ARRAY, (size_t)-1 },
 	{ "sandbox.proxy.credentials", JV_ARRAY, (size_t)-1 },
 	{ "frontend.kind", JV_STRING, F(frontend) },

@@ -13,7 +13,7 @@ struct run_config {
 	int64_t max_tokens;
 	int has_pricing; double price_in, price_out;
 	int has_quota_tokens, has_quota_usd; uint64_t quota_tokens; double quota_usd;
-	char *sandbox, *frontend, *prompt, *listen, *journal;
+	char *sandbox, *frontend, *prompt, *listen, *journal, *scratch_root;
 	char **read_allowlist, **allowed_domains; /* NULL-terminated or NULL */
 	struct jv *credentials; /* array of {host, header, env, format} or NULL */
 };

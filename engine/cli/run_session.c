@@ -313,6 +313,18 @@ int run_start_components(struct run *r, struct sl_err *err)
 	sc.proxy_ca_pem = px_ca_pem(r->px);
 	sc.notes = r->attached ? cstrv(r->att.notes) : NULL;
 	sc.extra_env = cstrv(r->extra_env);
+	sc.scratch_root = o->cfg.scratch_root;
+	/* Toolchain caches (decisions 24): one directory per workspace under the
+	 * user's cache directory, never the state directory, shared by that
+	 * workspace's harness and shells only. */
+	if (r->attached && r->att.entry_id && strcmp(kind, "mock")) {
+		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+		free(r->cache_dir);
+		r->cache_dir = xdg && *xdg ? sl_xasprintf("%s/silo/%s", xdg, r->att.entry_id)
+			: home && *home ? sl_xasprintf("%s/.cache/silo/%s", home, r->att.entry_id)
+					: NULL;
+		sc.cache_dir = r->cache_dir;
+	}
 	sc.deterministic = o->deterministic;
 	r->sb = sb_new(&r->loop, &sc, err);
 	if (!r->sb)
@@ -565,6 +577,7 @@ done:
 	uv_loop_close(&r.loop);
 	strv_free(r.cred_hosts);
 	strv_free(r.extra_env);
+	free(r.cache_dir);
 	free(r.state);
 	free(r.journal_path);
 	free(r.harness_id);
