@@ -2,7 +2,7 @@
 # Hostile Lua in tools (issue 2): infinite loops (also inside pcall), a
 # memory bomb, reaching for io/os/debug/package and binary chunks, and a
 # plain error each give a named error result; the session goes on.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 start=$(date +%s)
 run_mock "$FIX/hostile.lua" --policy "$FIX/hostile_policy.lua"

@@ -8,7 +8,7 @@
 # never in the journal, stdout, stderr or anywhere but its header; a token
 # quota exhausted mid-session (exit 3); a 401 ends the session without a
 # retry; a 500 is retried three times.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 command -v python3 >/dev/null && command -v openssl >/dev/null || { echo "1..0 # SKIP python3/openssl"; exit 77; }
 FP="$SILO_SRC/tests/integration/fake_providers"

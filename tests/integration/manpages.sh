@@ -1,7 +1,7 @@
 #!/bin/bash
 # docs/man is generated from the parser's option tables; it must be current
 # (regenerate: silo manpages docs/man), and every page must render.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 "$SILO_BIN" manpages "$T/man" 2>"$T/msg"
 check "manpages reports its count" grep -q "wrote [0-9]* man page(s) to $T/man" "$T/msg"
 check "docs/man matches the binary" diff -r "$T/man" "$SILO_SRC/docs/man"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # A policy's review_rules (decisions 40) travel with the workspace from
 # `silo run` to its unlock, where they flag what the session changed.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 "$SILO_BIN" doctor >/dev/null 2>&1 || { echo "1..0 # SKIP native sandbox unavailable"; exit 77; }
 cat >"$T/rule.lua" <<'LUA'

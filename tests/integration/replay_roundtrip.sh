@@ -2,7 +2,7 @@
 # run -> journal -> replay-test -> replay: identical events, llm_request,
 # llm_response and tool_exec records (replay.md 7), and byte-identical
 # exports for two deterministic runs with a pinned harness id (3.6).
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 records() { "$SILO_BIN" journal export "$1" | grep -E '"entry":"(event|llm_request|llm_response|tool_exec)"' | sed 's/^{"seq":[0-9]*,//'; }
 for fx in basic subagent depth interrupt frontend_tools tool_errors concurrency; do

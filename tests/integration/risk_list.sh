@@ -2,7 +2,7 @@
 # The risk list through `silo run` (sandbox.md 9): risky read-allowlist
 # entries are refused with the reason; --allow-risky-path exempts one entry;
 # the state directory is never exempt.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 export HOME="$T/home"
 mkdir -p "$HOME/.ssh" "$HOME/.aws"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # A planted secret in the harness environment (API key and an injected
 # credential) never reaches the state directory: journals, registry, files.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 export ANTHROPIC_API_KEY="sk-ant-PLANTED-0123456789abcdef"
 export SILO_TEST_TOKEN="ghp_PLANTEDtoken9876543210"

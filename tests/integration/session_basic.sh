@@ -1,6 +1,6 @@
 #!/bin/bash
 # A scripted two-turn session: events, journal records, exit code.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_mock "$FIX/basic.lua"
 check "exit 0" test "$RC" -eq 0

@@ -5,7 +5,7 @@
 # network namespace this test makes, at a documentation address the IP
 # guard allows, named through the policy's `hosts` map) answers 200; the
 # journal gets one network record per request, without the query string.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 if ! "$SILO_BIN" doctor >/dev/null 2>&1; then
 	echo "1..0 # SKIP native sandbox unavailable here"; exit 77

@@ -1,6 +1,6 @@
 #!/bin/bash
 # AskUserQuestion, SendUserFile and uploads through the mock frontend.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_mock "$FIX/frontend_tools.lua"
 check "exit 0" test "$RC" -eq 0

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Headless: prompt in, reminder on the next input, Exit prints the final
 # message and the cost line; exit 0.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_headless "$FIX/headless.lua" "Tidy the repo."
 check "exit 0" test "$RC" -eq 0

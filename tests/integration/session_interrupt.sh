@@ -1,6 +1,6 @@
 #!/bin/bash
 # Interrupt during AskUserQuestion with a child running (subagents.md 6).
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_mock "$FIX/interrupt.lua"
 check "exit 0" test "$RC" -eq 0

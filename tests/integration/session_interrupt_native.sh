@@ -2,7 +2,7 @@
 # Interrupt with a command really running in the native sandbox: the helper
 # cancels it (partial output, "(cancelled)"), the tree unwinds, and the
 # session continues with the next prompt (subagents.md 6).
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 if ! "$SILO_BIN" doctor >/dev/null 2>&1; then
 	echo "1..0 # SKIP native sandbox unavailable here"; exit 77

@@ -2,7 +2,7 @@
 # A whole headless session with the scripted model on the REAL native
 # sandbox: the tool calls run inside it on a locked workspace, the
 # startup canaries pass, and unlock shows the agent's edit.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 if ! "$SILO_BIN" doctor >/dev/null 2>&1; then
 	echo "1..0 # SKIP native sandbox unavailable here"; exit 77

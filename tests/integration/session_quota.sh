@@ -1,7 +1,7 @@
 #!/bin/bash
 # costs.md 8 reference scenario: dollar quota exhausted -> exit 3; and a
 # token quota refusing the second request.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 set +e
 timeout 60 "$SILO_BIN" run --config "$FIX/quota_config.lua" --workspace "$WS" --create \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Strictness (replay.md 8): mismatches end the run at once, unconsumed
 # entries fail it; exit 4 with the detail and the remaining summary.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 cat >"$T/empty_llm.lua" <<'LUA'
 return { frontend = { { step = "send_prompt", text = "hi" } } }

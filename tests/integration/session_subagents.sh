@@ -1,6 +1,6 @@
 #!/bin/bash
 # Subagents: spawn/await, depth cap, concurrency cap, orphan cancellation.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_mock "$FIX/subagent.lua"
 check "one child: exit 0" test "$RC" -eq 0

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unknown tools, failing commands and bad inputs are error results.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 run_mock "$FIX/tool_errors.lua"
 check "exit 0" test "$RC" -eq 0

@@ -2,7 +2,7 @@
 # `silo shell` (cli.md 6): a command in its own sandbox instance on the
 # workspace, its exit status passed on, egress only through its own proxy,
 # a journal of its own; the mock sandbox is refused.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 if ! "$SILO_BIN" doctor >/dev/null 2>&1; then
 	echo "1..0 # SKIP native sandbox unavailable here"; exit 77

@@ -3,7 +3,7 @@
 # user's cache directory is mounted writable at ~/.cache, ~/.cargo, ... in
 # that workspace's sandboxes, so a second session finds what the first one
 # cached, while the rest of HOME is scratch and gone.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 "$SILO_BIN" doctor >/dev/null 2>&1 || { echo "1..0 # SKIP native sandbox unavailable"; exit 77; }
 export XDG_CACHE_HOME="$T/xdg"

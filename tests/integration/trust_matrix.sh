@@ -5,7 +5,7 @@
 # in a network namespace this test makes, at 198.51.100.2 (documentation
 # space the IP guard allows), named upstream.test through the policy's
 # `hosts` map; the proxy trusts its test CA through `upstream_ca`.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 [ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root for the upstream namespace"; exit 77; }
 "$SILO_BIN" doctor >/dev/null 2>&1 || { echo "1..0 # SKIP native sandbox unavailable"; exit 77; }

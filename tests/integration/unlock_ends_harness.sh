@@ -2,7 +2,7 @@
 # `silo workspace unlock` ends a harness attached to the workspace
 # (SIGTERM): the harness shuts down through its normal path with the
 # message "terminated by signal", detaches, and the unlock completes.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 set -e
 echo hi >"$WS/a.txt"
 printf 'return { frontend = { { step = "expect_event", kind = "never_happens" } } }\n' >"$T/idle.lua"

@@ -3,7 +3,7 @@
 # captured-shape page: anchors inside tags only, uddg= redirect decoding,
 # protocol-relative URLs, snippets bounded by the next result, entity
 # decoding with &amp; last, whitespace collapsing, empty entries skipped.
-. "$SILO_SRC/tests/integration/lib.sh"
+. "$SILO_SRC/tests/integration/lib.bash"
 command -v lua5.4 >/dev/null || { echo "1..0 # SKIP lua5.4 missing"; exit 77; }
 cat >"$T/page.html" <<'HTML'
 <div class="result"><h2><a rel="nofollow" class="result__a" href="//duckduckgo.com/l/?uddg=https%3A%2F%2Fdocs.rs%2Fserde%2F&amp;rut=x">Serde &amp;   <b>docs</b></a></h2>
