@@ -1,0 +1,1 @@
+return { hooks = { on_request = function(r) return string.rep("x", 1e9) end } }

@@ -1,0 +1,1 @@
+return { llm = { { response = { content = {}, stop_reason = { other = "x" } } } }, tools = { { expect_name = "Bash", output = { content = "", is_error = false } } } }
