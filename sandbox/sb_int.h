@@ -93,6 +93,8 @@ void sb__conn_close(struct sb_conn *c);
 /* ---- sb_relay.c: harness side of the egress relay ---- */
 
 struct sb_relay;
+/* connections relayed at once per sandbox; more are closed on accept */
+#define SB_RELAY_MAX_CONN 256
 /* Listens on path; each connection is piped to proxy_addr ("host:port"), or
  * answered with the 403 stub when proxy_addr is NULL. */
 struct sb_relay *sb__relay_open(uv_loop_t *loop, const char *path, const char *proxy_addr,

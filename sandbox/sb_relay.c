@@ -22,10 +22,16 @@ struct sb_relay {
 	uv_pipe_t listener; /* embedded; freed in its close callback */
 	char *proxy_addr;   /* owned, NULL = stub */
 	struct sockaddr_storage addr;
+	/* connections not yet freed: the sandbox must not be able to spend
+	 * the harness's file descriptors (each costs one or two here, more in
+	 * an in-process proxy); r is freed when this and the listener are gone */
+	int live;
+	int listener_closed;
 };
 
 /* One relayed connection: side 0 = sandbox (pipe), side 1 = proxy (tcp). */
 struct rconn {
+	struct sb_relay *r;
 	union {
 		uv_pipe_t pipe;
 		uv_tcp_t tcp;
@@ -51,8 +57,13 @@ static void rconn_closed(uv_handle_t *h)
 {
 	struct rconn *rc = h->data;
 	if (--rc->open_handles == 0) {
+		struct sb_relay *r = rc->r;
 		sl_buf_free(&rc->head);
 		free(rc);
+		if (--r->live == 0 && r->listener_closed) {
+			free(r->proxy_addr);
+			free(r);
+		}
 	}
 }
 
@@ -210,11 +221,14 @@ static void on_connection(uv_stream_t *ls, int status)
 	if (status < 0)
 		return;
 	struct rconn *rc = sl_xcalloc(1, sizeof(*rc));
+	rc->r = r;
+	r->live++;
 	sl_buf_init(&rc->head);
 	uv_pipe_init(ls->loop, &rc->side[0].pipe, 0);
 	rc->side[0].s.data = rc;
 	rc->open_handles = 1;
-	if (uv_accept(ls, &rc->side[0].s)) {
+	if (uv_accept(ls, &rc->side[0].s) || r->live > SB_RELAY_MAX_CONN) {
+		/* over the limit: accepted only to be closed at once */
 		rc->closing = 1;
 		uv_close((uv_handle_t *)&rc->side[0], rconn_closed);
 		return;
@@ -270,6 +284,9 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss)
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct sb_relay *r = h->data;
+	r->listener_closed = 1;
+	if (r->live)
+		return; /* the last connection frees r */
 	free(r->proxy_addr);
 	free(r);
 }

@@ -2,6 +2,7 @@
  * egress relay (sandbox/sb_relay.c), against a scripted fake helper on the
  * other end of a socketpair and against plain sockets: ids, concurrency,
  * chunks, Err, and every way an untrusted helper can misbehave. */
+#include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -392,6 +393,69 @@ TEST(relay_pipes_to_proxy)
 	close(fd);
 	close(ls);
 	sb__relay_close(r);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The sandbox controls how many connections it opens to proxy.sock; each
+ * costs the harness file descriptors, so past SB_RELAY_MAX_CONN at once the
+ * relay closes new ones instead of running the harness out of fds. */
+TEST(relay_caps_concurrent_connections)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	char dir[] = "/tmp/sb-relay-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/proxy.sock", dir);
+	struct sl_err err;
+	struct sb_relay *r = sb__relay_open(&loop, path, NULL, &err);
+	CHECK(r != NULL);
+	enum { EXTRA = 8, N = SB_RELAY_MAX_CONN + EXTRA };
+	static int fds[N];
+	int connected = 0;
+	for (int i = 0; i < N; i++) {
+		fds[i] = unix_client(path);
+		if (fds[i] >= 0) {
+			connected++;
+			fcntl(fds[i], F_SETFL, O_NONBLOCK);
+		}
+		uv_run(&loop, UV_RUN_NOWAIT); /* accept, keeping the backlog short */
+	}
+	CHECK(connected == N);
+	for (int i = 0; i < 50; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	int open_ok = 0, refused = 0;
+	char c;
+	for (int i = 0; i < N; i++) {
+		if (fds[i] < 0)
+			continue;
+		ssize_t k = read(fds[i], &c, 1);
+		if (i < SB_RELAY_MAX_CONN && k < 0 && errno == EAGAIN)
+			open_ok++;
+		if (i >= SB_RELAY_MAX_CONN && k == 0)
+			refused++;
+	}
+	CHECK(open_ok == SB_RELAY_MAX_CONN);
+	CHECK(refused == EXTRA);
+	/* a freed slot serves again */
+	close(fds[0]);
+	for (int i = 0; i < 50; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	int fd = unix_client(path);
+	CHECK(fd >= 0);
+	say(fd, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
+	char buf[1024];
+	drain(&loop, fd, buf, sizeof(buf));
+	CHECK(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24) == 0);
+	close(fd);
+	/* the relay closes while connections are still open: they free it */
+	sb__relay_close(r);
+	for (int i = 1; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK(uv_loop_close(&loop) == 0);
 	unlink(path);
