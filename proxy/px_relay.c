@@ -38,6 +38,11 @@ static int pump_head(struct px_conn *c)
 		}
 		return 0;
 	}
+	/* A client that pipelines requests answered here (403, 400) and never
+	 * reads would have the answers queued without bound: take the next
+	 * head only once the queue has drained (px__on_ep_drain resumes). */
+	if (c->cl.wpending >= PX_HWM)
+		return 0;
 	if (!c->head_timer) {
 		c->head_timer = 1;
 		px__arm(c, c->px->head_ms);
