@@ -136,6 +136,10 @@ run_suite() {
 	blocked "clone a new user namespace" clone-newuser
 	fails "unshare(1) -U" "unshare -U true"
 	blocked "setns" setns
+	blocked "clone3 (flags not inspectable)" clone3
+	blocked "new mount API: fsopen" fsopen
+	blocked "new mount API: open_tree clone of /usr" open_tree
+	blocked "new mount API: mount_setattr clearing read-only" mount_setattr
 	blocked "pivot_root" pivot_root
 	blocked "chroot" chroot
 	blocked "ptrace a process outside (the test's pid)" ptrace "$$"
@@ -223,6 +227,8 @@ run_suite() {
 	blocked "host abstract Unix socket" unix-abstract "$ABSTRACT"
 	blocked "D-Bus system socket" unix /run/dbus/system_bus_socket
 	blocked "Docker socket" unix /var/run/docker.sock
+	# the relay socket: a flood must not spend the harness's fds
+	blocked "flood the egress relay with connections" relay-flood /scratch/proxy.sock 400
 	# leftovers
 	local mark=sbmark$RANDOM$RANDOM
 	sb_exec --workspace "$WS" -- sh -c "setsid sh -c 'sleep 300; : $mark' </dev/null >/dev/null 2>&1 & sleep 0.2" >/dev/null 2>&1

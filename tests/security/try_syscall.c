@@ -133,6 +133,51 @@ int main(int argc, char **argv)
 		int fd = open("/proc/self/ns/mnt", O_RDONLY);
 		return result(fd < 0 ? -1 : setns(fd, 0));
 	}
+	/* the new mount API: every entry point, not only mount(2) */
+	if (!strcmp(name, "fsopen"))
+		return result(syscall(SYS_fsopen, "tmpfs", 0));
+	if (!strcmp(name, "open_tree"))
+		return result(syscall(SYS_open_tree, AT_FDCWD, "/usr", 1 /* OPEN_TREE_CLONE */));
+	if (!strcmp(name, "mount_setattr")) {
+		uint64_t attr[4] = { 0, 1 /* clear MOUNT_ATTR_RDONLY */, 0, 0 };
+		return result(syscall(SYS_mount_setattr, AT_FDCWD, "/usr", 0, attr, sizeof(attr)));
+	}
+	/* relay-flood PATH N: hold N connections to the egress relay; the
+	 * harness must close the ones past its limit rather than spend a file
+	 * descriptor on each (BLOCKED = some were closed by the other end) */
+	if (!strcmp(name, "relay-flood")) {
+		int n = a2 ? atoi(a2) : 0, closed = 0, opened = 0;
+		static int fds[4096];
+		if (n <= 0 || n > 4096)
+			return 2;
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		strncpy(a.sun_path, a1, sizeof(a.sun_path) - 1);
+		for (int i = 0, tries = 0; i < n && tries < 20000; tries++) {
+			int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (s >= 0 && !connect(s, (struct sockaddr *)&a, sizeof(a))) {
+				fds[i++] = s;
+				opened++;
+				continue;
+			}
+			if (s >= 0)
+				close(s);
+			usleep(2000); /* backlog full until the harness accepts */
+		}
+		for (int t = 0; t < 30 && !closed; t++) {
+			usleep(100000);
+			char c;
+			for (int i = 0; i < opened; i++)
+				if (read(fds[i], &c, 1) == 0)
+					closed++;
+		}
+		if (closed) {
+			printf("BLOCKED %s: %d of %d connections closed by the harness\n", name,
+			       closed, opened);
+			return 0;
+		}
+		printf("ALLOWED %s: all %d connections held open\n", name, opened);
+		return 1;
+	}
 	if (!strcmp(name, "pivot_root"))
 		return result(syscall(SYS_pivot_root, "/workspace", "/workspace"));
 	if (!strcmp(name, "chroot"))
