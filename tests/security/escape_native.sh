@@ -227,6 +227,24 @@ run_suite() {
 	blocked "host abstract Unix socket" unix-abstract "$ABSTRACT"
 	blocked "D-Bus system socket" unix /run/dbus/system_bus_socket
 	blocked "Docker socket" unix /var/run/docker.sock
+	# known gap, documented in docs/sandbox.md: a host process listening on
+	# a Unix socket inside the workspace is reachable (the bind shares the
+	# socket file; neither seccomp nor Landlock filters connect by path).
+	# Reported as TAP TODO so the suite shows it without failing.
+	perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Local=>$ARGV[0], Listen=>1) or die;
+		chmod 0777, $ARGV[0]; alarm 10; $s->accept' "$WS/host-in-ws.sock" &
+	local wsl=$!
+	for _ in $(seq 30); do [ -S "$WS/host-in-ws.sock" ] && break; sleep 0.1; done
+	out=$(sb_exec --workspace "$WS" -- /workspace/try-syscall unix /workspace/host-in-ws.sock 2>&1)
+	SB_N=$((SB_N + 1))
+	if grep -q '^BLOCKED' <<<"$out"; then
+		echo "ok $SB_N - [$SB_USER] host Unix listener inside the workspace # TODO known gap"
+	else
+		echo "not ok $SB_N - [$SB_USER] host Unix listener inside the workspace # TODO known gap"
+	fi
+	kill $wsl 2>/dev/null
+	wait $wsl 2>/dev/null
+	rm -f "$WS/host-in-ws.sock"
 	# the relay socket: a flood must not spend the harness's fds
 	blocked "flood the egress relay with connections" relay-flood /scratch/proxy.sock 400
 	# leftovers
