@@ -216,7 +216,25 @@ int px_http_parse_request(const char *buf, size_t len, struct px_head *h, struct
 	}
 	if (parse_version(sp2 + 1, ll - (size_t)(sp2 + 1 - buf), &h->minor))
 		return sl_err_set(err, SL_EPARSE, "unsupported HTTP version");
-	return parse_fields(buf, ll + 2, len - 2, h, err);
+	int rc = parse_fields(buf, ll + 2, len - 2, h, err);
+	if (rc)
+		return rc;
+	/* RFC 9112 6.1: chunked framing in HTTP/1.0 is faulty; a 1.0 server
+	 * may ignore it and read the body as the next request. */
+	if (h->body == PX_BODY_CHUNKED && h->minor == 0)
+		return sl_err_set(err, SL_EPARSE, "Transfer-Encoding in an HTTP/1.0 request");
+	/* The head goes upstream as sent; an intermediary there that drops
+	 * the fields Connection names would lose the framing (or Host) and
+	 * read the body as a request of the sandbox's making. */
+	for (int i = -1; (i = px_http_find(h, "connection", i + 1)) >= 0;) {
+		const struct px_hdr *f = &h->hdrs[i];
+		if (list_has(f->val, f->vlen, "content-length") ||
+		    list_has(f->val, f->vlen, "transfer-encoding") ||
+		    list_has(f->val, f->vlen, "host"))
+			return sl_err_set(err, SL_EPARSE,
+					  "Connection names a framing or Host field");
+	}
+	return 0;
 }
 
 int px_http_parse_response(const char *buf, size_t len, const char *req_method,

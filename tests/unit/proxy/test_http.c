@@ -80,6 +80,11 @@ TEST(http_request_smuggling_refused)
 		"GET http://a/\x80 HTTP/1.1\r\n\r\n",
 		"G(T http://a/ HTTP/1.1\r\n\r\n",
 		"GET\r\n\r\n",
+		/* framing an upstream intermediary could read differently */
+		"POST http://a/ HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nContent-Length: 3\r\nConnection: Content-Length\r\n\r\n",
+		"POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: x, transfer-encoding\r\n\r\n",
+		"GET http://a/ HTTP/1.1\r\nConnection: keep-alive\r\nConnection: Host\r\n\r\n",
 	};
 	for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
 		int rc = req(bad[i], &h, &e);
