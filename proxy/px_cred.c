@@ -195,6 +195,25 @@ int px__dummy_in(struct px *px, const char *s, size_t n)
 	return 0;
 }
 
+/* 1 when an origin server will route path exactly as it reads: no "." or
+ * ".." segment, no backslash, no percent-encoded dot or separator. Any of
+ * those could take "/bound/../elsewhere" out of a bound prefix. */
+static int path_plain(const char *path)
+{
+	for (const char *p = path; *p; p++) {
+		if (*p == '\\')
+			return 0;
+		if (*p == '%' && p[1] && p[2] &&
+		    (!strncasecmp(p + 1, "2e", 2) || !strncasecmp(p + 1, "2f", 2) ||
+		     !strncasecmp(p + 1, "5c", 2)))
+			return 0;
+		if (*p == '/' && p[1] == '.' &&
+		    (!p[2] || p[2] == '/' || (p[2] == '.' && (!p[3] || p[3] == '/'))))
+			return 0;
+	}
+	return 1;
+}
+
 static int bound(const struct px_dummy *d, const char *host, const char *method,
 		 const char *path, const char *name, size_t nlen)
 {
@@ -204,7 +223,7 @@ static int bound(const struct px_dummy *d, const char *host, const char *method,
 		return 0;
 	if (d->method && strcasecmp(d->method, method))
 		return 0;
-	if (d->path && strncmp(path, d->path, strlen(d->path)))
+	if (d->path && (strncmp(path, d->path, strlen(d->path)) || !path_plain(path)))
 		return 0;
 	return 1;
 }
