@@ -173,6 +173,7 @@ run_suite() {
 	blocked "userfaultfd" userfaultfd
 	blocked "open_by_handle_at" open_by_handle_at
 	blocked "x32 system call ABI" x32
+	blocked "i386 entry point (int 0x80 unshare)" i386
 	blocked "no capabilities at all" caps
 	blocked "no_new_privs and seccomp in force" nnp
 	blocked "write /proc/sysrq-trigger" open-write /proc/sysrq-trigger

@@ -299,6 +299,34 @@ int main(int argc, char **argv)
 		printf("ALLOWED %s\n", name);
 		return 1;
 	}
+	/* the i386 entry point (int 0x80) on x86_64: unshare(CLONE_NEWUSER) is
+	 * i386 call 310; the filter must kill it as a foreign ABI */
+	if (!strcmp(name, "i386")) {
+#if defined(__x86_64__)
+		pid_t p = fork();
+		if (p == 0) {
+			long rc;
+			__asm__ volatile("int $0x80" : "=a"(rc) : "a"(310L), "b"((long)CLONE_NEWUSER)
+					 : "memory");
+			_exit(rc == 0 ? 3 : 0);
+		}
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (WIFSIGNALED(st)) {
+			printf("BLOCKED %s: killed by signal %d\n", name, WTERMSIG(st));
+			return 0;
+		}
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			printf("BLOCKED %s: refused\n", name);
+			return 0;
+		}
+		printf("ALLOWED %s\n", name);
+		return 1;
+#else
+		printf("BLOCKED %s: not x86_64\n", name);
+		return 0;
+#endif
+	}
 	if (!strcmp(name, "tcp"))
 		return connect_to(AF_INET, SOCK_STREAM, a1, atoi(a2));
 	if (!strcmp(name, "tcp6"))
