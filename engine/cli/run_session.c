@@ -476,6 +476,21 @@ int run_session(struct run_opts *o)
 		goto fail_started;
 
 	struct jv *report = r.sb->ops->access_report(r.sb);
+	if (o->pol.tunnel_domains && *o->pol.tunnel_domains) {
+		/* Tunnel-only domains (decisions 30) are the harness's policy, not
+		 * the backend's: the report says they pass uninspected and get no
+		 * credentials. */
+		struct jv *own = jv_copy(report), *t = jv_arr();
+		jv_unref(report);
+		report = own;
+		for (char **d = o->pol.tunnel_domains; *d; d++)
+			jv_push(t, jv_str(*d));
+		jv_set(report, "tunnel_domains", t);
+		struct jv *notes = jv_get(report, "notes");
+		if (jv_is(notes, JV_ARRAY))
+			jv_push(notes, jv_str("tunnel_domains pass through the proxy without TLS "
+					      "interception and never get injected credentials"));
+	}
 	if (o->print_access) {
 		char *txt = jv_to_string(report, JV_EMIT_PRETTY);
 		printf("%s\n", txt);
