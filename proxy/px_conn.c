@@ -509,6 +509,8 @@ static void conn_maybe_free(struct px_conn *c)
 	px__ep_deinit(&c->cl);
 	px__ep_deinit(&c->up);
 	px__req_reset(&c->rq);
+	if (c->head.p) /* an unsent head may hold an injected credential */
+		explicit_bzero(c->head.p, c->head.cap);
 	sl_buf_free(&c->head);
 	free(c);
 	px__stop_check(px);

@@ -222,6 +222,8 @@ static void build_head(struct px_conn *c, const char *pathq, size_t pql, char **
 {
 	struct px_req *rq = &c->rq;
 	struct sl_buf *b = &c->head;
+	if (b->p) /* an earlier, unsent head may hold a credential */
+		explicit_bzero(b->p, b->len);
 	sl_buf_reset(b);
 	/* The client's version goes upstream, so an HTTP/1.0 client never
 	 * gets a chunked response it cannot read (the head is relayed as is). */
