@@ -218,9 +218,21 @@ static int act_connected(void *obj, void *data)
 	snprintf(c->uhost, sizeof(c->uhost), "%s", c->passthrough ? c->chost : c->rq.host);
 	c->uport = c->passthrough ? c->cport : c->rq.port;
 	c->utls = c->passthrough ? 0 : c->rq.tls;
+	if (c->utls && c->rq.is_ip) {
+		/* mbedTLS 2.28 checks no iPAddress subjectAltName, so for an IP
+		 * literal it would verify the chain but not whose certificate it
+		 * is; refuse rather than intercept unverified. */
+		snprintf(c->rq.note, sizeof(c->rq.note),
+			 "upstream tls failed: the certificate of an IP address (%s) cannot be "
+			 "verified here; use the host's name", c->uhost);
+		c->rq.jnote = "upstream tls failed";
+		c->rq.allowed = 1;
+		px__post(c, PX_E_UP_TLS_FAIL);
+		return 0;
+	}
 	if (c->utls) {
 		mbedtls_ssl_config *conf = px__up_conf(c->px, c->uhost);
-		if (!conf || px__ep_tls_start(&c->up, conf, c->rq.is_ip ? NULL : c->uhost)) {
+		if (!conf || px__ep_tls_start(&c->up, conf, c->uhost)) {
 			snprintf(c->rq.note, sizeof(c->rq.note),
 				 "upstream tls failed: no TLS configuration for %s", c->uhost);
 			c->rq.jnote = "upstream tls failed";

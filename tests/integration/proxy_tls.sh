@@ -9,6 +9,7 @@ pxt_init "$@"
 export PXT_SECRET=tunnel-secret-0123456789
 pxt_proxy --allow-domain up.test --allow-domain other.test --allow-domain badname.test \
 	--allow-domain tun.test --allow-domain untrusted.test --tunnel-domain tun.test \
+	--allow-domain 198.51.100.2 \
 	--hosts up.test=198.51.100.2 --hosts other.test=198.51.100.2 \
 	--hosts badname.test=198.51.100.2 --hosts tun.test=198.51.100.2 \
 	--hosts untrusted.test=198.51.100.2 \
@@ -49,6 +50,9 @@ ok $? "upstream certificate from an untrusted CA: 502 upstream tls failed"
 [ "$(pcurl -o "$B" -w '%{http_code}' https://badname.test/)" = 502 ] &&
 	grep -q 'upstream tls failed' "$B"
 ok $? "upstream certificate for another name: 502"
+[ "$(pcurl -o "$B" -w '%{http_code}' https://198.51.100.2/)" = 502 ] &&
+	grep -q 'cannot be verified here' "$B"
+ok $? "HTTPS to an allowed IP literal: refused, its certificate name cannot be checked"
 [ "$(pcurl -o "$B" -w '%{http_code}' https://up.test:80/)" = 502 ] &&
 	grep -q 'upstream tls failed' "$B"
 ok $? "CONNECT to a non-TLS upstream port: 502 upstream tls failed"
