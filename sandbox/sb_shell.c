@@ -64,6 +64,9 @@ static __attribute__((noreturn)) void join_and_run(const struct shell_child *s)
 {
 	char eb[512];
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Until exec this process holds a copy of the harness's memory; once it
+	 * has joined the sandbox's pid namespace nothing inside may ptrace it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* into the sandbox's pids cgroup first: the shell forks from here */
 	if (s->cgfd >= 0 && write(s->cgfd, "0", 1) != 1)
 		die(2, "cannot join the sandbox's cgroup\n");
