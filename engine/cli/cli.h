@@ -57,6 +57,12 @@ void cli_print_usage(const struct cli_cmd *c, FILE *out);
 /* The state directory (cli.md 2): created 0700, refused when group or
  * world writable, format marker checked (decisions 16). Owned string. */
 char *cli_state_dir(struct sl_err *err);
+/* Calls fn for every run file (cli.md 7.1) under <state>/run, with the
+ * parsed file when its harness is alive, NULL when it is unreadable or its
+ * pid is gone. fn returns non-zero to stop; that value is returned. */
+struct jv;
+int cli_run_files(const char *state, int (*fn)(void *ud, const char *path, struct jv *rf),
+		  void *ud);
 /* Shipped Lua directory: $SILO_LUA_DIR, else next to the binary's source
  * tree or install prefix. Owned string. */
 char *cli_lua_dir(void);

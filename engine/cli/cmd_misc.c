@@ -80,18 +80,14 @@ int cmd_debug_fsm(struct cli_args *a)
 	return 0;
 }
 
-/* cli.md 7.2 */
-int cmd_harnesses_list(struct cli_args *a)
+int cli_run_files(const char *state, int (*fn)(void *ud, const char *path, struct jv *rf),
+		  void *ud)
 {
-	struct sl_err err = { 0 };
-	char *state = cli_state_dir(&err);
-	if (!state)
-		return cli_fail("%s", err.msg);
 	char *dir = sl_xasprintf("%s/run", state);
 	DIR *d = opendir(dir);
-	int live = 0, pruned = 0;
 	struct dirent *de;
-	while (d && (de = readdir(d))) {
+	int stop = 0;
+	while (d && !stop && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
 			continue;
@@ -100,28 +96,52 @@ int cmd_harnesses_list(struct cli_args *a)
 		char *txt = sl_read_file(path, &len, 1 << 20, NULL);
 		struct jv *j = txt ? jv_parse(txt, len, NULL, NULL) : NULL;
 		int64_t pid = jv_get_int(j, "pid", 0);
+		/* EPERM still means the process exists (cli.md 7.2). */
 		int alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-		if (!j || !alive) {
-			unlink(path);
-			pruned++;
-		} else {
-			if (!live++)
-				printf("%-14s %8s %-22s %s\n", "HARNESS", "PID", "ADDRESS", "WORKSPACE");
-			printf("%-14s %8lld %-22s %s\n", jv_get_str(j, "harness_id") ?: "?",
-			       (long long)pid, jv_get_str(j, "addr") ?: "?",
-			       jv_get_str(j, "workspace") ?: "?");
-		}
+		stop = fn(ud, path, alive ? j : NULL);
 		jv_unref(j);
 		free(txt);
 		free(path);
 	}
 	if (d)
 		closedir(d);
-	if (!live)
-		printf("no running harnesses\n");
-	if (pruned)
-		printf("pruned %d stale run file(s) from %s\n", pruned, dir);
 	free(dir);
+	return stop;
+}
+
+struct listing {
+	int live, pruned;
+};
+
+static int list_one(void *ud, const char *path, struct jv *rf)
+{
+	struct listing *l = ud;
+	if (!rf) {
+		unlink(path);
+		l->pruned++;
+		return 0;
+	}
+	if (!l->live++)
+		printf("%-14s %8s %-22s %s\n", "HARNESS", "PID", "ADDRESS", "WORKSPACE");
+	printf("%-14s %8lld %-22s %s\n", jv_get_str(rf, "harness_id") ?: "?",
+	       (long long)jv_get_int(rf, "pid", 0), jv_get_str(rf, "addr") ?: "?",
+	       jv_get_str(rf, "workspace") ?: "?");
+	return 0;
+}
+
+/* cli.md 7.2 */
+int cmd_harnesses_list(struct cli_args *a)
+{
+	struct sl_err err = { 0 };
+	char *state = cli_state_dir(&err);
+	if (!state)
+		return cli_fail("%s", err.msg);
+	struct listing l = { 0 };
+	cli_run_files(state, list_one, &l);
+	if (!l.live)
+		printf("no running harnesses\n");
+	if (l.pruned)
+		printf("pruned %d stale run file(s) from %s/run\n", l.pruned, state);
 	free(state);
 	return 0;
 }

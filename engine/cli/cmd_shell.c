@@ -5,8 +5,6 @@
  * (journals/shell-<id>.db). The pty relay blocks, so it runs on a thread
  * while the loop keeps serving the egress relay and the proxy.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -39,37 +37,33 @@ static void shell_done(uv_async_t *h)
 	uv_stop(h->loop);
 }
 
+struct find_ws {
+	const char *want;   /* canonical workspace */
+	struct jv *found;   /* new reference */
+};
+
+static int match_ws(void *ud, const char *path, struct jv *rf)
+{
+	struct find_ws *f = ud;
+	const char *w = jv_get_str(rf, "workspace");
+	if (!w)
+		return 0;
+	char *wc = sl_canon_lenient(w);
+	int hit = !strcmp(wc, f->want);
+	free(wc);
+	if (hit)
+		f->found = jv_ref(rf);
+	return hit;
+}
+
 /* The run file (cli.md 7.1) of a live harness on this workspace, or NULL. */
 static struct jv *live_harness(const char *state, const char *ws)
 {
-	char *dir = sl_xasprintf("%s/run", state);
 	char *want = sl_canon_lenient(ws);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct jv *found = NULL;
-	while (d && !found && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (n < 6 || strcmp(de->d_name + n - 5, ".json"))
-			continue;
-		char *path = sl_xasprintf("%s/%s", dir, de->d_name);
-		size_t len = 0;
-		char *txt = sl_read_file(path, &len, 1 << 20, NULL);
-		struct jv *j = txt ? jv_parse(txt, len, NULL, NULL) : NULL;
-		const char *w = jv_get_str(j, "workspace");
-		int64_t pid = jv_get_int(j, "pid", 0);
-		char *wc = w ? sl_canon_lenient(w) : NULL;
-		if (wc && !strcmp(wc, want) && pid > 0 && (!kill((pid_t)pid, 0) || errno == EPERM))
-			found = jv_ref(j);
-		free(wc);
-		jv_unref(j);
-		free(txt);
-		free(path);
-	}
-	if (d)
-		closedir(d);
+	struct find_ws f = { want, NULL };
+	cli_run_files(state, match_ws, &f);
 	free(want);
-	free(dir);
-	return found;
+	return f.found;
 }
 
 static char **jv_strv(const struct jv *a)
