@@ -253,7 +253,7 @@ int run_start_components(struct run *r, struct sl_err *err)
 	pc.tunnel_domains = cstrv(o->pol.tunnel_domains);
 	pc.mock = o->mock_proxy || !strcmp(kind, "mock");
 	pc.record = record_cb;
-	pc.note = pc.mock ? NULL : run_note; /* the mock proxy journals nothing (replay.md 6) */
+	pc.note = run_note;
 	pc.record_ud = r;
 	struct px_credential *pcs = sl_xcalloc(nc + 1, sizeof *pcs);
 	for (size_t i = 0; i < nc; i++) {
