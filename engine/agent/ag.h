@@ -96,7 +96,6 @@ struct ag_backend {
 	double rate_cache_read, rate_cache_write; /* decisions 7; default rate_in */
 	struct ag_usage usage;
 	int reported;       /* a cost_report was emitted */
-	int paid;
 	void *llm;          /* owned: engine/http struct llm for real backends */
 };
 
@@ -124,7 +123,7 @@ enum ag_event {
 
 /* How an agent's turn ended (subagents.md 4). */
 enum ag_outcome { AG_OUT_NONE, AG_OUT_COMPLETED, AG_OUT_FAILED, AG_OUT_INTERRUPTED,
-		  AG_OUT_SHUTDOWN, AG_OUT_ERROR, AG_OUT_SCRIPT, AG_OUT_CANCELLED };
+		  AG_OUT_SHUTDOWN, AG_OUT_ERROR };
 
 /* Child lifecycle as seen by its parent (subagents.md 4). */
 enum ag_child { AG_C_RUNNING, AG_C_FINISHED, AG_C_COLLECTED, AG_C_CANCELLED };
@@ -260,7 +259,6 @@ void ag_script_failure(struct ag_session *s, const char *fmt, ...)
 void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data);
 struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, const char *name);
 extern const struct fsm_def ag_agent_fsm;
-extern const struct fsm_def ag_child_fsm;
 void ag_agent_request(struct ag_agent *a);        /* ag_loop.c: model call */
 void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text);
 int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *err);

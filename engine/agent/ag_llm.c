@@ -31,8 +31,6 @@ int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *mode
 	memset(b, 0, sizeof *b);
 	b->cli_name = sl_xstrdup(cli_name);
 	b->model = sl_xstrdup(model ? model : "claude-sonnet-4-6");
-	b->paid = !strcmp(cli_name, "anthropic") || !strcmp(cli_name, "openai") ||
-		  !strcmp(cli_name, "openai-ws");
 	if (!strcmp(cli_name, "mock"))
 		b->id = sl_xstrdup("mock");
 	else if (!strcmp(cli_name, "openai"))

@@ -24,16 +24,15 @@ static void pool_add(struct ag_agent *p, struct ag_agent *c)
 	p->pool[p->n_pool++] = c;
 }
 
-static int pool_remove(struct ag_agent *p, struct ag_agent *c)
+/* Removes x from an ordered list of agents (a pool or a completion queue). */
+static void list_remove(struct ag_agent **list, size_t *n, const struct ag_agent *x)
 {
-	for (size_t i = 0; i < p->n_pool; i++)
-		if (p->pool[i] == c) {
-			memmove(&p->pool[i], &p->pool[i + 1],
-				(p->n_pool - i - 1) * sizeof *p->pool);
-			p->n_pool--;
-			return 1;
+	for (size_t i = 0; i < *n; i++)
+		if (list[i] == x) {
+			memmove(&list[i], &list[i + 1], (*n - i - 1) * sizeof *list);
+			(*n)--;
+			return;
 		}
-	return 0;
 }
 
 static struct ag_agent *pool_find(struct ag_agent *p, const char *id)
@@ -102,7 +101,8 @@ void ag_sub_emit_completed(struct ag_agent *c)
 
 static void collect(struct ag_agent *caller, struct ag_agent *c, struct ag_pending *p)
 {
-	pool_remove(caller, c);
+	list_remove(caller->pool, &caller->n_pool, c);
+	list_remove(caller->doneq, &caller->n_doneq, c);
 	release_slot(c);
 	c->child_state = AG_C_COLLECTED;
 	struct jv *r = jv_obj();
@@ -118,12 +118,8 @@ static struct ag_agent *first_finished(struct ag_agent *caller)
 {
 	for (size_t i = 0; i < caller->n_doneq; i++) {
 		struct ag_agent *c = caller->doneq[i];
-		if (c->child_state == AG_C_FINISHED && pool_find(caller, c->id)) {
-			memmove(&caller->doneq[i], &caller->doneq[i + 1],
-				(caller->n_doneq - i - 1) * sizeof *caller->doneq);
-			caller->n_doneq--;
+		if (c->child_state == AG_C_FINISHED && pool_find(caller, c->id))
 			return c;
-		}
 	}
 	return NULL;
 }
@@ -182,17 +178,8 @@ static void wake_parent(struct ag_agent *c)
 	if (parent->await_id && strcmp(parent->await_id, c->id))
 		return;
 	struct ag_agent *got = parent->await_id ? c : first_finished(parent);
-	if (!got)
-		return;
-	if (got == c)
-		for (size_t i = 0; i < parent->n_doneq; i++)
-			if (parent->doneq[i] == c) {
-				memmove(&parent->doneq[i], &parent->doneq[i + 1],
-					(parent->n_doneq - i - 1) * sizeof *parent->doneq);
-				parent->n_doneq--;
-				break;
-			}
-	collect(parent, got, p);
+	if (got)
+		collect(parent, got, p);
 }
 
 /* A child's loop ended (outcome and result are set). */
@@ -258,7 +245,7 @@ int ag_sub_cancel_pool(struct ag_agent *a, enum ag_outcome why, int emit)
 		}
 		c->child_state = AG_C_CANCELLED;
 		release_slot(c);
-		pool_remove(a, c);
+		list_remove(a->pool, &a->n_pool, c);
 	}
 	a->n_doneq = 0;
 	if (n)

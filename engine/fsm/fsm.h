@@ -49,7 +49,4 @@ int fsm_check(const struct fsm_def *def, FILE *out);
 /* All tables compiled into the binary, NULL-terminated. */
 extern const struct fsm_def *const fsm_tables[];
 
-#define FSM_ENUM(prefix, name) prefix##name,
-#define FSM_NAME(prefix, name) #name,
-
 #endif
