@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "base/sl_helper_ops.h"
 #include "sandbox/sb.h"
 
 /* Longest line the harness accepts from the helper. An exec result can carry
@@ -50,6 +51,10 @@ void sb__frame_clear(struct sb_frame *f);
 int sb__payload_check(const char *wire_op, const struct jv *ok, struct sl_err *err);
 /* Engine op name (decisions 2) to wire op; NULL for an unknown op. */
 const char *sb__wire_op(const char *op);
+/* Engine op name to its enum value, -1 when unknown. */
+int sb__helper_op(const char *engine_op);
+/* 1 when the op is one a tool may ask for (not hello, cancel, shutdown). */
+int sb__helper_op_public(enum sl_helper_op op);
 /* Appends the request line for (id, wire_op, args) to out, '\n'-terminated.
  * Members "id" and "op" of args are ignored. */
 void sb__frame_request(struct sl_buf *out, uint64_t id, const char *wire_op,

@@ -486,8 +486,9 @@ static int64_t native_request(struct sb *sb, const char *op, struct jv *args, sb
 			      sb_chunk_fn chunk, void *ud, struct sl_err *err)
 {
 	struct sb_native *n = impl(sb);
+	int k = sb__helper_op(op);
 	const char *wire = sb__wire_op(op);
-	if (!wire || !strcmp(op, "hello") || !strcmp(op, "cancel") || !strcmp(op, "shutdown")) {
+	if (k < 0 || !sb__helper_op_public((enum sl_helper_op)k)) {
 		jv_unref(args);
 		sl_err_set(err, SL_EINVAL, "unknown helper op \"%s\"", op ? op : "");
 		return -1;

@@ -12,22 +12,31 @@
 #include "sandbox/sb_int.h"
 
 static const struct {
-	const char *engine, *wire;
-} op_names[] = {
-	{ "exec", "exec" },        { "read", "read_file" },  { "write", "write_file" },
-	{ "edit", "edit_file" },   { "listdir", "list_dir" }, { "fetch", "fetch" },
-	/* internal frames keep their own names (decisions 2) */
-	{ "hello", "hello" },      { "cancel", "cancel" },    { "shutdown", "shutdown" },
+	const char *engine, *wire, *payload;
+	int pub;
+} ops[] = {
+#define XX(name, eng, wire, payload, pub) [SL_HOP_##name] = { eng, wire, payload, pub },
+	SL_HELPER_OP_MAP(XX)
+#undef XX
 };
+
+int sb__helper_op(const char *engine_op)
+{
+	for (size_t i = 0; engine_op && i < SL_ARRAY_LEN(ops); i++)
+		if (!strcmp(engine_op, ops[i].engine))
+			return (int)i;
+	return -1;
+}
+
+int sb__helper_op_public(enum sl_helper_op op)
+{
+	return (unsigned)op < SL_ARRAY_LEN(ops) && ops[op].pub;
+}
 
 const char *sb__wire_op(const char *op)
 {
-	if (!op)
-		return NULL;
-	for (size_t i = 0; i < SL_ARRAY_LEN(op_names); i++)
-		if (!strcmp(op, op_names[i].engine))
-			return op_names[i].wire;
-	return NULL;
+	int k = sb__helper_op(op);
+	return k < 0 ? NULL : ops[k].wire;
 }
 
 void sb__frame_request(struct sl_buf *out, uint64_t id, const char *wire_op,
@@ -202,23 +211,19 @@ struct field {
 };
 
 #define MAXF 6
-static const struct schema {
-	const char *wire_op, *payload;
-	struct field f[MAXF];
-} schemas[] = {
-	{ "hello", "hello", { { "version", F_STR }, { "pid", F_INT } } },
-	{ "exec", "exec",
-	  { { "exit_code", F_INT }, { "stdout", F_STR }, { "stderr", F_STR },
-	    { "timed_out", F_BOOL }, { "truncated", F_BOOL }, { "cancelled", F_BOOL_OPT } } },
-	{ "read_file", "file", { { "content_b64", F_STR }, { "truncated", F_BOOL } } },
-	{ "write_file", "written", { { "bytes", F_UINT } } },
-	{ "edit_file", "edited", { { "replacements", F_UINT } } },
-	{ "list_dir", "dir", { { "entries", F_ENTRIES } } },
-	{ "fetch", "fetched",
-	  { { "status", F_UINT }, { "headers", F_PAIRS }, { "body_b64", F_STR },
-	    { "truncated", F_BOOL } } },
-	{ "cancel", "ack", { { NULL, F_STR } } },
-	{ "shutdown", "ack", { { NULL, F_STR } } },
+/* The fields each Ok payload must carry, per op; the payload names come
+ * from the shared op list. */
+static const struct field schemas[SL_HOP__COUNT][MAXF] = {
+	[SL_HOP_HELLO] = { { "version", F_STR }, { "pid", F_INT } },
+	[SL_HOP_EXEC] = { { "exit_code", F_INT }, { "stdout", F_STR }, { "stderr", F_STR },
+			  { "timed_out", F_BOOL }, { "truncated", F_BOOL },
+			  { "cancelled", F_BOOL_OPT } },
+	[SL_HOP_READ] = { { "content_b64", F_STR }, { "truncated", F_BOOL } },
+	[SL_HOP_WRITE] = { { "bytes", F_UINT } },
+	[SL_HOP_EDIT] = { { "replacements", F_UINT } },
+	[SL_HOP_LISTDIR] = { { "entries", F_ENTRIES } },
+	[SL_HOP_FETCH] = { { "status", F_UINT }, { "headers", F_PAIRS }, { "body_b64", F_STR },
+			   { "truncated", F_BOOL } },
 };
 
 static int check_entries(const struct jv *a)
@@ -273,19 +278,19 @@ static int check_field(const struct jv *ok, const struct field *fd)
 int sb__payload_check(const char *wire_op, const struct jv *ok, struct sl_err *err)
 {
 	const char *p = jv_get_str(ok, "payload");
-	for (size_t i = 0; i < SL_ARRAY_LEN(schemas); i++) {
-		const struct schema *s = &schemas[i];
-		if (strcmp(s->wire_op, wire_op))
+	for (size_t i = 0; i < SL_ARRAY_LEN(ops); i++) {
+		if (strcmp(ops[i].wire, wire_op))
 			continue;
-		if (!p || strcmp(p, s->payload))
+		if (!p || strcmp(p, ops[i].payload))
 			return sl_err_set(err, SL_EPARSE,
 					  "helper answered %s with payload \"%.40s\" (expected %s)",
-					  wire_op, p ? p : "", s->payload);
-		for (int k = 0; k < MAXF && s->f[k].name; k++)
-			if (!check_field(ok, &s->f[k]))
+					  wire_op, p ? p : "", ops[i].payload);
+		const struct field *f = schemas[i];
+		for (int k = 0; k < MAXF && f[k].name; k++)
+			if (!check_field(ok, &f[k]))
 				return sl_err_set(err, SL_EPARSE,
 						  "helper %s payload: field %s missing or of the wrong type",
-						  s->payload, s->f[k].name);
+						  ops[i].payload, f[k].name);
 		return 0;
 	}
 	return sl_err_set(err, SL_EPARSE, "no schema for helper op %s", wire_op);

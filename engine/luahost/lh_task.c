@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sl_helper_ops.h"
 #include "luahost/lh_int.h"
 
 struct lh_task {
@@ -447,15 +448,23 @@ static void add_prim(lua_State *L, const char *mod, const char *fn, const char *
 
 int lh__open_helper(lua_State *L)
 {
-	static const char *const ops[] = { "exec", "read", "write", "edit", "listdir", "fetch",
-					   NULL };
+	static const struct {
+		const char *name;
+		int pub;
+	} ops[] = {
+#define XX(name, eng, wire, payload, pub) { eng, pub },
+		SL_HELPER_OP_MAP(XX)
+#undef XX
+	};
 
 	lua_newtable(L);
-	for (int i = 0; ops[i]; i++) {
+	for (size_t i = 0; i < SL_ARRAY_LEN(ops); i++) {
 		char svc[32];
 
-		snprintf(svc, sizeof(svc), "helper.%s", ops[i]);
-		add_prim(L, "helper", ops[i], svc);
+		if (!ops[i].pub)
+			continue;
+		snprintf(svc, sizeof(svc), "helper.%s", ops[i].name);
+		add_prim(L, "helper", ops[i].name, svc);
 	}
 	return 1;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../../engine/base/sl.h"
+#include "../../engine/base/sl_helper_ops.h"
 #include "../../engine/json/jv.h"
 
 /* Limits (protocol.md C3, C6). */
@@ -29,20 +30,10 @@
 #define HP_REDIRECTS_MAX 10                    /* fetch: hops followed */
 #define HP_FETCH_IO_MS 60000                   /* fetch: inactivity timeout */
 
-#define HP_OP_MAP(XX)                                                          \
-	XX(HELLO, "hello")                                                     \
-	XX(EXEC, "exec")                                                       \
-	XX(READ, "read")                                                       \
-	XX(WRITE, "write")                                                     \
-	XX(EDIT, "edit")                                                       \
-	XX(LISTDIR, "listdir")                                                 \
-	XX(CANCEL, "cancel")                                                   \
-	XX(FETCH, "fetch")                                                     \
-	XX(SHUTDOWN, "shutdown")
-
+/* The ops are the shared list (engine/base/sl_helper_ops.h). */
 enum hp_op {
-#define XX(name, str) HP_OP_##name,
-	HP_OP_MAP(XX)
+#define XX(name, eng, wire, payload, pub) HP_OP_##name = SL_HOP_##name,
+	SL_HELPER_OP_MAP(XX)
 #undef XX
 };
 

@@ -14,17 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Both spellings of every op: the engine name and the wire name. */
 static const struct {
 	const char *name;
 	enum hp_op op;
 } op_names[] = {
-#define XX(name, str) { str, HP_OP_##name },
-	HP_OP_MAP(XX)
+#define XX(name, eng, wire, payload, pub) { eng, HP_OP_##name }, { wire, HP_OP_##name },
+	SL_HELPER_OP_MAP(XX)
 #undef XX
-	{ "read_file", HP_OP_READ },
-	{ "write_file", HP_OP_WRITE },
-	{ "edit_file", HP_OP_EDIT },
-	{ "list_dir", HP_OP_LISTDIR },
 };
 
 const char *hp_op_name(enum hp_op op)
