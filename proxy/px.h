@@ -14,6 +14,10 @@
 #include "json/jv.h"
 
 struct px;
+struct fsm_def;
+
+/* The connection lifecycle table (px_conn.c), for `silo debug fsm`. */
+extern const struct fsm_def px_conn_fsm;
 
 struct px_credential {
 	const char *host, *header, *env, *format; /* format default "{secret}" */

@@ -129,7 +129,6 @@ enum px_event {
 #undef XX
 	PX_E__N
 };
-extern const struct fsm_def px_conn_fsm;
 
 struct px_ep {                 /* one side of a connection */
 	uv_tcp_t tcp;

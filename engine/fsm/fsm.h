@@ -5,9 +5,9 @@
  * pair is reported through the definition's `undefined` hook (journaled as
  * a lifecycle note by the owner), never a crash.
  *
- * Every table in the engine registers itself in fsm_tables[] so that
- * `silo debug fsm` can print it (Markdown or Graphviz dot) and the docs can
- * be generated from the binary.
+ * The runner knows no table: the layer that composes a session lists them
+ * all (engine/harness/hr_machines.c) so that `silo debug fsm` can print
+ * them and the docs can be generated from the binary.
  */
 #ifndef FSM_H
 #define FSM_H
@@ -45,8 +45,5 @@ void fsm_dump(const struct fsm_def *def, FILE *out, enum fsm_fmt fmt);
  * range, every state reachable from state 0. Writes problems to out;
  * returns their count. */
 int fsm_check(const struct fsm_def *def, FILE *out);
-
-/* All tables compiled into the binary, NULL-terminated. */
-extern const struct fsm_def *const fsm_tables[];
 
 #endif
