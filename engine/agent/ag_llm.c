@@ -266,10 +266,21 @@ void ag_llm_cancel(struct ag_agent *a)
 		return;
 	a->llm_inflight = 0;
 	a->llm_seq++; /* a late completion is dropped */
-	uv_timer_stop(&a->retry_timer);
 #ifdef AG_HAVE_LLM
-	if (a->sess->backend->llm && a->llm_call_id > 0)
-		llm_cancel_call(a->sess->backend->llm, a->llm_call_id);
+	/* A cancelled attempt never calls back: its context is freed here,
+	 * whether it waits for a retry or is in flight. */
+	struct llm_call *c = NULL;
+	if (uv_is_active((uv_handle_t *)&a->retry_timer))
+		c = a->retry_timer.data;
+	else if (a->sess->backend->llm && a->llm_call_id > 0)
+		c = llm_cancel_call(a->sess->backend->llm, a->llm_call_id);
+	uv_timer_stop(&a->retry_timer);
+	if (c) {
+		jv_unref(c->request);
+		free(c);
+	}
 	a->llm_call_id = 0;
+#else
+	uv_timer_stop(&a->retry_timer);
 #endif
 }

@@ -579,12 +579,16 @@ done:
 			uv_close((uv_handle_t *)&r.sigterm, NULL);
 		}
 		ag_session_free(r.s);
+		r.s = NULL;
 	}
+	/* A managed local server journals its stop, so the backend goes before
+	 * the journal; notes after the close are dropped, never written. */
+	ag_backend_deinit(&r.backend);
 	if (r.jn) {
 		jn_close(r.jn);
+		r.jn = NULL;
 		fprintf(stderr, "journal: %s\n", r.journal_path);
 	}
-	ag_backend_deinit(&r.backend);
 	if (r.fx)
 		fx_free(r.fx);
 	lh_secrets_wipe();

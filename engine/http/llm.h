@@ -67,8 +67,10 @@ typedef void (*llm_done_fn)(void *ud, struct jv *resp, struct jv *err);
  * a call id > 0, or < 0 when the call could not even start (err filled). */
 int llm_complete(struct llm *l, const struct jv *request, llm_done_fn done, void *ud);
 
-/** Aborts one call (its HTTP transfer is cancelled; done is not called). */
-void llm_cancel_call(struct llm *l, int call_id);
+/** Aborts one call (its HTTP transfer is cancelled; done is not called).
+ * Returns the call's ud, so the caller can release it, or NULL when no such
+ * call is in flight. */
+void *llm_cancel_call(struct llm *l, int call_id);
 /** Aborts every call in flight (interrupt). */
 void llm_cancel(struct llm *l);
 

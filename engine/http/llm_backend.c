@@ -436,14 +436,16 @@ static void cancel(struct llm_call *c)
 	call_free(c);
 }
 
-void llm_cancel_call(struct llm *l, int call_id)
+void *llm_cancel_call(struct llm *l, int call_id)
 {
 	for (struct llm_call *c = l->calls; c; c = c->next) {
 		if (c->id == call_id) {
+			void *ud = c->ud;
 			cancel(c);
-			return;
+			return ud;
 		}
 	}
+	return NULL;
 }
 
 void llm_cancel(struct llm *l)
