@@ -102,7 +102,7 @@ struct ag_backend {
 /* ---- agents -------------------------------------------------------------- */
 
 #define AG_STATE_MAP(XX)                                                       \
-	XX(IDLE) XX(AWAIT_LLM) XX(RUN_TOOLS) XX(UNWIND) XX(DONE)
+	XX(IDLE) XX(AWAIT_LLM) XX(RUN_TOOLS) XX(UNWIND) XX(DONE) XX(FAILED)
 #define AG_EVENT_MAP(XX)                                                       \
 	XX(USER_MSG) XX(LLM_REPLY) XX(LLM_ERROR) XX(TOOL_NEXT) XX(TOOL_DONE)  \
 	XX(CONTINUE) XX(TURN_END) XX(INTERRUPT) XX(SHUTDOWN) XX(UNWIND)         \
@@ -193,6 +193,51 @@ struct ag_qev {
 	void *data;                  /* owned by the action that takes it */
 };
 
+/* ---- session controls (ag_ctl.c) ------------------------------------------ */
+
+/* How a session ends: the outcome, its exit code (cli.md 2) and the prefix of
+ * the message on stderr. The first failure is sticky. */
+#define AG_END_MAP(XX)                                                         \
+	XX(OK, 0, NULL)                                                        \
+	XX(RUNTIME, 1, NULL)                                                   \
+	XX(LLM, 3, "session ended by LLM failure")                             \
+	XX(NO_EXIT, 3, "session ended without Exit")                           \
+	XX(MAX_TURNS, 3, "session ended at its turn limit")                    \
+	XX(TIMEOUT, 3, "session ended at its time limit")                      \
+	XX(SCRIPT, 4, "script failure")
+
+enum ag_end {
+#define XX(n, code, prefix) AG_END_##n,
+	AG_END_MAP(XX)
+#undef XX
+	AG_END__COUNT
+};
+
+#define AG_CTL_STATE_MAP(XX)                                                   \
+	XX(RUNNING) XX(INTERRUPTING) XX(STOPPING) XX(FAILING) XX(DONE) XX(FAILED)
+#define AG_CTL_EVENT_MAP(XX) XX(INTERRUPT) XX(SHUTDOWN) XX(FAIL) XX(DRAINED)
+
+enum ag_ctl_state {
+#define XX(n) AG_CS_##n,
+	AG_CTL_STATE_MAP(XX)
+#undef XX
+	AG_CS__COUNT
+};
+enum ag_ctl_event {
+#define XX(n) AG_CE_##n,
+	AG_CTL_EVENT_MAP(XX)
+#undef XX
+	AG_CE__COUNT
+};
+
+/* A session control request; queued so that one raised while another is
+ * being applied (a frontend error inside the shutdown event) is not lost. */
+struct ag_ctl_ev {
+	enum ag_ctl_event event;
+	enum ag_end end;             /* FAIL */
+	char *msg;                   /* owned: SHUTDOWN / FAIL message or NULL */
+};
+
 struct ag_session {
 	uv_loop_t *loop;              /* borrowed */
 	struct ag_options opt;        /* strings borrowed */
@@ -215,16 +260,13 @@ struct ag_session {
 	int next_agent_num;
 	int live_slots;
 	unsigned gen;                 /* interrupt generation */
-	int interrupting;
-	int shutdown;                 /* first request wins */
-	char *shutdown_msg;           /* owned */
-	int finished;
+	int ctl_state;                /* enum ag_ctl_state; only fsm_step writes it */
+	struct ag_ctl_ev *ctl_q; size_t ctl_len, ctl_cap; /* pending controls */
+	int ctl_running;              /* ctl_q is being drained */
+	char *shutdown_msg;           /* owned: first shutdown request's message */
+	enum ag_end end;              /* first failure (sticky) */
+	char *end_msg;                /* owned: its message */
 	int failed_turns;             /* consecutive failed top-level turns */
-	int llm_failure;              /* session ended by LLM failure */
-	char *llm_failure_msg;        /* owned */
-	int script_failure;           /* mock mismatch: ends at once */
-	int runtime_error;            /* frontend error etc.: exit 1 */
-	char *runtime_error_msg;
 	int upload_n, question_n;
 	void (*on_finished)(struct ag_session *s, void *ud);
 	void *on_finished_ud;
@@ -245,6 +287,17 @@ void ag_user_input(struct ag_session *s, const char *text, const char *client_id
 void ag_request_shutdown(struct ag_session *s, const char *message);
 void ag_request_interrupt(struct ag_session *s);
 void ag_frontend_error(struct ag_session *s, const char *message);
+/* Fails the session with outcome `end` (not AG_END_OK) and ends it; the
+ * first failure wins. */
+void ag_session_fail(struct ag_session *s, enum ag_end end, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 1 once a shutdown or failure was requested (no new work starts). */
+int ag_session_stopping(const struct ag_session *s);
+/* 1 once the session has finished (the shutdown event went out). */
+int ag_session_finished(const struct ag_session *s);
+/* The one mapping from a finished session's outcome to the process exit
+ * code; fills msg with the stderr line (without "silo: "), empty for 0. */
+int ag_session_exit(const struct ag_session *s, struct sl_buf *msg);
 void ag_upload(struct ag_session *s, const char *name, const char *content_b64,
 	       const char *client_id);
 
@@ -259,8 +312,14 @@ void ag_script_failure(struct ag_session *s, const char *fmt, ...)
 void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data);
 struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, const char *name);
 extern const struct fsm_def ag_agent_fsm;
-void ag_agent_request(struct ag_agent *a);        /* ag_loop.c: model call */
-void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text);
+extern const struct fsm_def ag_ctl_fsm;
+/* ag_ctl.c: queues a control event and applies the queue. */
+void ag__ctl_post(struct ag_session *s, enum ag_ctl_event ev, enum ag_end end, const char *msg);
+void ag__ctl_free(struct ag_session *s);
+void ag__kick(struct ag_session *s); /* ag_session.c: drain the queue soon */
+int ag_agent_request(struct ag_agent *a);         /* ag_loop.c: model call */
+/* Returns < 0 when the ending failed the session (the row's error cell). */
+int ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text);
 int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *err);
 void ag_tool_abort(struct ag_agent *a);
 const struct ag_tool *ag_tool_find(struct ag_session *s, const char *name);
@@ -277,7 +336,8 @@ int ag_sub_cancel_pool(struct ag_agent *a, enum ag_outcome why, int emit);
 void ag_sub_emit_completed(struct ag_agent *child);
 int ag_tree_active(struct ag_agent *a);
 /* LLM (ag_llm.c). */
-void ag_llm_call(struct ag_agent *a, struct jv *request /* stolen */);
+/* < 0 when the call failed the session (a script mismatch). */
+int ag_llm_call(struct ag_agent *a, struct jv *request /* stolen */);
 void ag_llm_cancel(struct ag_agent *a);
 int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *model,
 		    struct sl_err *err);

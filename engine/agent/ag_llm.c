@@ -221,7 +221,7 @@ static void attempt(struct llm_call *c)
 }
 #endif
 
-void ag_llm_call(struct ag_agent *a, struct jv *request)
+int ag_llm_call(struct ag_agent *a, struct jv *request)
 {
 	struct ag_session *s = a->sess;
 	char msg[256];
@@ -231,7 +231,7 @@ void ag_llm_call(struct ag_agent *a, struct jv *request)
 	if (quota_check(s, msg, sizeof msg)) {
 		jv_unref(request);
 		fail(a, msg);
-		return;
+		return 0;
 	}
 	if (s->fixture) {
 		struct sl_err err = { 0 };
@@ -239,10 +239,10 @@ void ag_llm_call(struct ag_agent *a, struct jv *request)
 		jv_unref(request);
 		if (!resp) {
 			ag_script_failure(s, "llm script mismatch: %s", err.msg);
-			return;
+			return SL_ESCRIPT;
 		}
 		deliver(a, jv_copy(resp));
-		return;
+		return 0;
 	}
 #ifdef AG_HAVE_LLM
 	if (s->backend->llm) {
@@ -253,11 +253,12 @@ void ag_llm_call(struct ag_agent *a, struct jv *request)
 		a->llm_inflight = 1;
 		a->attempt = 0;
 		attempt(c);
-		return;
+		return 0;
 	}
 #endif
 	jv_unref(request);
 	fail(a, "no LLM backend is available in this build");
+	return 0;
 }
 
 void ag_llm_cancel(struct ag_agent *a)

@@ -42,7 +42,7 @@ static void push_message(struct ag_agent *a, const char *role, struct jv *conten
 static const char *default_system =
 	"You are a coding agent working inside a sandbox.";
 
-void ag_agent_request(struct ag_agent *a)
+int ag_agent_request(struct ag_agent *a)
 {
 	struct ag_session *s = a->sess;
 	struct jv *req = jv_obj();
@@ -54,7 +54,7 @@ void ag_agent_request(struct ag_agent *a)
 	jv_set(req, "tools", ag_tool_defs(s, a->num == 0));
 	jv_set(req, "max_tokens", jv_int(s->opt.max_tokens ? s->opt.max_tokens : 8192));
 	a->attempt = 0;
-	ag_llm_call(a, req);
+	return ag_llm_call(a, req);
 }
 
 /* ---- turn endings ------------------------------------------------------- */
@@ -71,7 +71,7 @@ static int act_want_input(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
 	struct ag_session *s = a->sess;
-	if (s->shutdown)
+	if (ag_session_stopping(s))
 		return 0;
 	ag_emit(s, "awaiting_input", NULL);
 	s->frontend->ops->want_input(s->frontend);
@@ -80,15 +80,16 @@ static int act_want_input(void *obj, void *data)
 
 /* Ends the agent's turn with outcome o (subagents.md 4, costs.md 5). The
  * calling row moves the agent to DONE; agent-0 after an interrupt then
- * enters UNWIND until its subagents have unwound. */
-void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text)
+ * enters UNWIND until its subagents have unwound. Returns < 0 when the
+ * ending failed the session (the row then takes its error cell). */
+int ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text)
 {
 	struct ag_session *s = a->sess;
 	a->outcome = o;
 	if (a->num == 0) {
 		if (o == AG_OUT_INTERRUPTED) {
 			ag_post(s, a, AG_E_UNWIND, NULL);
-			return;
+			return 0;
 		}
 		ag_sub_cancel_pool(a, o, 1);
 		if (o == AG_OUT_COMPLETED) {
@@ -99,23 +100,21 @@ void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text)
 			ag_emit(s, "turn_complete", p);
 			s->failed_turns = 0;
 			want_input(s);
-			return;
+			return 0;
 		}
 		if (o == AG_OUT_FAILED) {
 			int limit = s->opt.headless ? 1 : 8;
 			if (++s->failed_turns >= limit) {
-				s->llm_failure = 1;
-				free(s->llm_failure_msg);
-				s->llm_failure_msg = sl_xstrdup(text ? text : "llm failure");
+				const char *m = text ? text : "llm failure";
 				ag_note(s, "session ended after %d consecutive failed turn(s): %s",
-					s->failed_turns, s->llm_failure_msg);
-				ag_request_shutdown(s, NULL);
-				return;
+					s->failed_turns, m);
+				ag_session_fail(s, AG_END_LLM, "%s", m);
+				return SL_EUNAVAIL;
 			}
 			want_input(s);
-			return;
+			return 0;
 		}
-		return; /* error / shutdown: the session is ending */
+		return 0; /* error / shutdown: the session is ending */
 	}
 	free(a->result);
 	switch (o) {
@@ -137,6 +136,7 @@ void ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text)
 		break;
 	}
 	ag_sub_child_ended(a);
+	return 0;
 }
 
 /* ---- actions ---------------------------------------------------------------- */
@@ -158,8 +158,7 @@ static int act_user_msg(void *obj, void *data)
 		ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
 		return 1;
 	}
-	ag_agent_request(a);
-	return 0;
+	return ag_agent_request(a);
 }
 
 static int act_llm_reply(void *obj, void *data)
@@ -258,16 +257,16 @@ static void flush_results(struct ag_agent *a, int interrupted)
 static int finish_interrupted(struct ag_agent *a)
 {
 	flush_results(a, 1);
-	ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
-	return 1;
+	int rc = ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
+	return rc < 0 ? rc : 1;
 }
 
 static int act_tool_next(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
 	struct ag_session *s = a->sess;
-	if (s->shutdown)
-		return 0; /* the session control stops everyone */
+	if (ag_session_stopping(s))
+		return 1; /* no new call; the session control stops everyone */
 	if (a->gen != s->gen)
 		return finish_interrupted(a);
 	if (a->next_call >= jv_len(a->calls)) {
@@ -282,11 +281,22 @@ static int act_tool_next(void *obj, void *data)
 	jv_set(p, "call", jv_ref(call));
 	ag_emit(s, "tool_use", p);
 	struct sl_err err = { 0 };
-	ag_tool_dispatch(a, call, &err);
-	return 0;
+	int rc = ag_tool_dispatch(a, call, &err);
+	if (rc == SL_ESCRIPT) {
+		ag_script_failure(s, "%s", err.msg);
+	} else if (rc < 0) {
+		/* Nothing will complete this call: the agent cannot go on. */
+		ag_note(s, "%s: tool call %s failed to start: %s", a->id,
+			jv_get_str(call, "name"), err.msg);
+		if (a->num)
+			ag_agent_finish(a, AG_OUT_ERROR, err.msg);
+		else
+			ag_session_fail(s, AG_END_RUNTIME, "%s", err.msg);
+	}
+	return rc;
 }
 
-static void fatal_tool(struct ag_agent *a, struct jv *call, const char *owner, const char *msg)
+static int fatal_tool(struct ag_agent *a, struct jv *call, const char *owner, const char *msg)
 {
 	struct ag_session *s = a->sess;
 	struct jv *p = jv_obj();
@@ -295,17 +305,14 @@ static void fatal_tool(struct ag_agent *a, struct jv *call, const char *owner, c
 	ag_emit(s, "error", p);
 	if (a->num) {
 		ag_agent_finish(a, AG_OUT_ERROR, msg);
-		return;
+		return SL_EIO;
 	}
 	p = jv_obj();
 	jv_set(p, "context", jv_str("harness"));
 	jv_set(p, "message", jv_str(msg));
 	ag_emit(s, "error", p);
-	if (!s->runtime_error) {
-		s->runtime_error = 1;
-		s->runtime_error_msg = sl_xstrdup(msg);
-	}
-	ag_request_shutdown(s, NULL);
+	ag_session_fail(s, AG_END_RUNTIME, "%s", msg);
+	return SL_EIO;
 }
 
 static int act_tool_done(void *obj, void *data)
@@ -315,9 +322,9 @@ static int act_tool_done(void *obj, void *data)
 	struct jv *d = data; /* {call, owner, output, silent?, fatal?} */
 	struct jv *call = jv_get(d, "call"), *output = jv_get(d, "output");
 	if (jv_get_str(d, "fatal")) {
-		fatal_tool(a, call, jv_get_str(d, "owner"), jv_get_str(d, "fatal"));
+		int rc = fatal_tool(a, call, jv_get_str(d, "owner"), jv_get_str(d, "fatal"));
 		jv_unref(d);
-		return 1;
+		return rc;
 	}
 	if (!jv_get_bool(d, "silent")) {
 		struct jv *body = jv_obj();
@@ -347,19 +354,17 @@ static int act_tool_done(void *obj, void *data)
 static int act_continue(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
-	if (a->sess->shutdown)
-		return 0;
+	if (ag_session_stopping(a->sess))
+		return 1; /* no new model call */
 	if (a->gen != a->sess->gen)
 		return finish_interrupted(a);
-	ag_agent_request(a);
-	return 0;
+	return ag_agent_request(a);
 }
 
 static int act_turn_end(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
-	ag_agent_finish(a, AG_OUT_COMPLETED, jv_str_val(a->last_text));
-	return 0;
+	return ag_agent_finish(a, AG_OUT_COMPLETED, jv_str_val(a->last_text));
 }
 
 static int act_llm_error(void *obj, void *data)
@@ -375,9 +380,9 @@ static int act_llm_error(void *obj, void *data)
 	jv_set(p, "context", jv_strf("llm:%s", a->id));
 	jv_set(p, "message", jv_str(msg));
 	ag_emit(s, "error", p);
-	ag_agent_finish(a, AG_OUT_FAILED, msg);
+	int rc = ag_agent_finish(a, AG_OUT_FAILED, msg);
 	jv_unref(err);
-	return 0;
+	return rc;
 }
 
 static int act_interrupt_llm(void *obj, void *data)
@@ -385,8 +390,7 @@ static int act_interrupt_llm(void *obj, void *data)
 	struct ag_agent *a = obj;
 	ag_llm_cancel(a);
 	ag_note(a->sess, "%s: llm call aborted by interrupt", a->id);
-	ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
-	return 0;
+	return ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
 }
 
 static int act_interrupt_tools(void *obj, void *data)
@@ -458,37 +462,52 @@ static void undefined_pair(void *obj, int state, int event)
 
 #define R(from, on, act, to, alt, err)                                         \
 	{ AG_S_##from, AG_E_##on, act, #act, AG_S_##to, AG_S_##alt, AG_S_##err }
-/* Sorted by `from`; test_fsm checks order, reachability and coverage. */
+/* Sorted by `from`; test_fsm checks order, reachability and coverage. An
+ * action returns < 0 when the agent cannot go on (a tool call that cannot
+ * start, a fatal tool error, a failure that ends the session): FAILED is
+ * sticky and absorbs whatever still arrives. */
 static const struct fsm_row rows[] = {
 /*  from        on          act                  to          alt        on_err */
-  R(IDLE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      DONE),
-  R(IDLE,       INTERRUPT,  NULL,                IDLE,       IDLE,      IDLE),
-  R(IDLE,       SHUTDOWN,   act_stop,            DONE,       DONE,      DONE),
-  R(IDLE,       WANT_INPUT, act_want_input,      IDLE,       IDLE,      IDLE),
-  R(AWAIT_LLM,  LLM_REPLY,  act_llm_reply,       RUN_TOOLS,  RUN_TOOLS, DONE),
-  R(AWAIT_LLM,  LLM_ERROR,  act_llm_error,       DONE,       DONE,      DONE),
-  R(AWAIT_LLM,  INTERRUPT,  act_interrupt_llm,   DONE,       DONE,      DONE),
-  R(AWAIT_LLM,  SHUTDOWN,   act_stop,            DONE,       DONE,      DONE),
-  R(RUN_TOOLS,  TOOL_NEXT,  act_tool_next,       RUN_TOOLS,  DONE,      DONE),
-  R(RUN_TOOLS,  TOOL_DONE,  act_tool_done,       RUN_TOOLS,  DONE,      DONE),
-  R(RUN_TOOLS,  CONTINUE,   act_continue,        AWAIT_LLM,  DONE,      DONE),
-  R(RUN_TOOLS,  TURN_END,   act_turn_end,        DONE,       DONE,      DONE),
-  R(RUN_TOOLS,  INTERRUPT,  act_interrupt_tools, RUN_TOOLS,  DONE,      DONE),
-  R(RUN_TOOLS,  SHUTDOWN,   act_stop,            DONE,       DONE,      DONE),
-  R(UNWIND,     INTERRUPT,  NULL,                UNWIND,     UNWIND,    UNWIND),
-  R(UNWIND,     SHUTDOWN,   act_stop,            DONE,       DONE,      DONE),
-  R(UNWIND,     UNWOUND,    act_unwound,         DONE,       DONE,      DONE),
-  R(DONE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      DONE),
-  R(DONE,       LLM_REPLY,  act_drop,            DONE,       DONE,      DONE),
-  R(DONE,       LLM_ERROR,  act_drop,            DONE,       DONE,      DONE),
-  R(DONE,       TOOL_NEXT,  NULL,                DONE,       DONE,      DONE),
-  R(DONE,       TOOL_DONE,  act_drop,            DONE,       DONE,      DONE),
-  R(DONE,       CONTINUE,   NULL,                DONE,       DONE,      DONE),
-  R(DONE,       TURN_END,   NULL,                DONE,       DONE,      DONE),
-  R(DONE,       INTERRUPT,  NULL,                DONE,       DONE,      DONE),
-  R(DONE,       SHUTDOWN,   NULL,                DONE,       DONE,      DONE),
-  R(DONE,       UNWIND,     act_unwind,          UNWIND,     UNWIND,    UNWIND),
-  R(DONE,       WANT_INPUT, act_want_input,      DONE,       DONE,      DONE),
+  R(IDLE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      FAILED),
+  R(IDLE,       INTERRUPT,  NULL,                IDLE,       IDLE,      FAILED),
+  R(IDLE,       SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
+  R(IDLE,       WANT_INPUT, act_want_input,      IDLE,       IDLE,      FAILED),
+  R(AWAIT_LLM,  LLM_REPLY,  act_llm_reply,       RUN_TOOLS,  RUN_TOOLS, FAILED),
+  R(AWAIT_LLM,  LLM_ERROR,  act_llm_error,       DONE,       DONE,      FAILED),
+  R(AWAIT_LLM,  INTERRUPT,  act_interrupt_llm,   DONE,       DONE,      FAILED),
+  R(AWAIT_LLM,  SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
+  R(RUN_TOOLS,  TOOL_NEXT,  act_tool_next,       RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  TOOL_DONE,  act_tool_done,       RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  CONTINUE,   act_continue,        AWAIT_LLM,  DONE,      FAILED),
+  R(RUN_TOOLS,  TURN_END,   act_turn_end,        DONE,       DONE,      FAILED),
+  R(RUN_TOOLS,  INTERRUPT,  act_interrupt_tools, RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
+  R(UNWIND,     INTERRUPT,  NULL,                UNWIND,     UNWIND,    FAILED),
+  R(UNWIND,     SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
+  R(UNWIND,     UNWOUND,    act_unwound,         DONE,       DONE,      FAILED),
+  R(DONE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      FAILED),
+  R(DONE,       LLM_REPLY,  act_drop,            DONE,       DONE,      FAILED),
+  R(DONE,       LLM_ERROR,  act_drop,            DONE,       DONE,      FAILED),
+  R(DONE,       TOOL_NEXT,  NULL,                DONE,       DONE,      FAILED),
+  R(DONE,       TOOL_DONE,  act_drop,            DONE,       DONE,      FAILED),
+  R(DONE,       CONTINUE,   NULL,                DONE,       DONE,      FAILED),
+  R(DONE,       TURN_END,   NULL,                DONE,       DONE,      FAILED),
+  R(DONE,       INTERRUPT,  NULL,                DONE,       DONE,      FAILED),
+  R(DONE,       SHUTDOWN,   NULL,                DONE,       DONE,      FAILED),
+  R(DONE,       UNWIND,     act_unwind,          UNWIND,     UNWIND,    FAILED),
+  R(DONE,       WANT_INPUT, act_want_input,      DONE,       DONE,      FAILED),
+  R(FAILED,     USER_MSG,   act_drop,            FAILED,     FAILED,    FAILED),
+  R(FAILED,     LLM_REPLY,  act_drop,            FAILED,     FAILED,    FAILED),
+  R(FAILED,     LLM_ERROR,  act_drop,            FAILED,     FAILED,    FAILED),
+  R(FAILED,     TOOL_NEXT,  NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     TOOL_DONE,  act_drop,            FAILED,     FAILED,    FAILED),
+  R(FAILED,     CONTINUE,   NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     TURN_END,   NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     INTERRUPT,  NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     SHUTDOWN,   act_stop,            FAILED,     FAILED,    FAILED),
+  R(FAILED,     UNWIND,     NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     UNWOUND,    NULL,                FAILED,     FAILED,    FAILED),
+  R(FAILED,     WANT_INPUT, NULL,                FAILED,     FAILED,    FAILED),
 };
 #undef R
 
@@ -500,7 +519,9 @@ const struct fsm_def ag_agent_fsm = {
 	       "DONE (subagents, or agent-0 until its next prompt) or UNWIND "
 	       "(agent-0 waiting for its subagents to unwind after an "
 	       "interrupt). Actions that finish a turn choose the final state "
-	       "through ag_agent_finish().",
+	       "through ag_agent_finish(). An action that fails (a tool call "
+	       "that cannot start, a fatal tool error, a failure that ends the "
+	       "session) takes the row to FAILED, which is sticky.",
 	.states = state_names,
 	.n_states = AG_S__COUNT,
 	.events = event_names,

@@ -1,9 +1,7 @@
 /*
- * The session: event queue, event bus, journal helpers, and the two
- * session-wide controls (interrupt, shutdown). Controls are applied only
- * when the queue is empty, so an action that requests one (the Exit tool)
- * finishes its own turn bookkeeping first (tools.md 1.2: Exit still gets its
- * tool_result).
+ * The session: event queue, event bus, journal helpers, start and user
+ * input. The session-wide controls (interrupt, shutdown, failure) are a
+ * table of their own in ag_ctl.c, applied whenever the queue drains.
  */
 #include "agent/ag.h"
 
@@ -12,14 +10,12 @@
 #include <string.h>
 
 #include "luahost/lh.h"
-#include "mock/fx.h"
-#include "sandbox/sb.h"
 
 static void drain_cb(uv_idle_t *h);
 
-static void kick(struct ag_session *s)
+void ag__kick(struct ag_session *s)
 {
-	if (!s->idle_active && !s->finished) {
+	if (!s->idle_active && !ag_session_finished(s)) {
 		uv_idle_start(&s->idle, drain_cb);
 		s->idle_active = 1;
 	}
@@ -87,9 +83,7 @@ void ag_session_free(struct ag_session *s)
 	for (size_t i = 0; i < s->q_len; i++) /* left when the loop stopped */
 		jv_unref(s->q[(s->q_head + i) % s->q_cap].data);
 	free(s->q);
-	free(s->shutdown_msg);
-	free(s->llm_failure_msg);
-	free(s->runtime_error_msg);
+	ag__ctl_free(s);
 	free(s);
 }
 
@@ -129,7 +123,7 @@ void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data)
 	}
 	s->q[(s->q_head + s->q_len) % s->q_cap] = (struct ag_qev){ a, event, data };
 	s->q_len++;
-	kick(s);
+	ag__kick(s);
 }
 
 static int pop(struct ag_session *s, struct ag_qev *out)
@@ -142,15 +136,13 @@ static int pop(struct ag_session *s, struct ag_qev *out)
 	return 1;
 }
 
-static void apply_controls(struct ag_session *s);
-
 static void drain_cb(uv_idle_t *h)
 {
 	struct ag_session *s = h->data;
 	struct ag_qev e;
 	/* A bounded batch per loop turn keeps I/O callbacks flowing. */
 	for (int n = 0; n < 256 && pop(s, &e); n++) {
-		if (s->finished) {
+		if (ag_session_finished(s)) {
 			jv_unref(e.data);
 			continue;
 		}
@@ -159,7 +151,7 @@ static void drain_cb(uv_idle_t *h)
 		fsm_step(&ag_agent_fsm, &e.agent->state, e.event, e.agent, e.data);
 	}
 	if (!s->q_len)
-		apply_controls(s);
+		ag__ctl_post(s, AG_CE_DRAINED, AG_END_OK, NULL);
 	if (!s->q_len && s->idle_active) {
 		uv_idle_stop(&s->idle);
 		s->idle_active = 0;
@@ -221,34 +213,6 @@ void ag_note(struct ag_session *s, const char *fmt, ...)
 	sl_buf_free(&b);
 }
 
-void ag_script_failure(struct ag_session *s, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (s->fixture)
-		fx_fail(s->fixture, "%s", msg);
-	ag_note(s, "script failure: %s", msg);
-	s->script_failure = 1;
-	/* Ends the session at once (replay.md 8). */
-	ag_request_shutdown(s, NULL);
-}
-
-void ag_frontend_error(struct ag_session *s, const char *message)
-{
-	struct jv *p = jv_obj();
-	jv_set(p, "context", jv_str("frontend"));
-	jv_set(p, "message", jv_str(message));
-	ag_emit(s, "error", p);
-	if (!s->runtime_error) {
-		s->runtime_error = 1;
-		s->runtime_error_msg = sl_xstrdup(message);
-	}
-	ag_request_shutdown(s, NULL);
-}
-
 /* ---- session start, input, controls --------------------------------------- */
 
 void ag_session_start(struct ag_session *s, const struct jv *access_report)
@@ -268,7 +232,7 @@ void ag_session_start(struct ag_session *s, const struct jv *access_report)
 void ag_user_input(struct ag_session *s, const char *text, const char *client_id,
 		   const char *client_name)
 {
-	if (s->shutdown)
+	if (ag_session_stopping(s))
 		return;
 	struct jv *p = jv_obj();
 	if (client_id)
@@ -278,67 +242,4 @@ void ag_user_input(struct ag_session *s, const char *text, const char *client_id
 	jv_set(p, "text", jv_str(text));
 	ag_emit(s, "user_prompt", p);
 	ag_post(s, s->top, AG_E_USER_MSG, jv_str(text));
-}
-
-void ag_request_shutdown(struct ag_session *s, const char *message)
-{
-	if (s->shutdown)
-		return;
-	s->shutdown = 1;
-	s->shutdown_msg = message ? sl_xstrdup(message) : NULL;
-	kick(s);
-}
-
-void ag_request_interrupt(struct ag_session *s)
-{
-	struct jv *cmd = jv_obj(), *body = jv_obj();
-	jv_set(cmd, "command", jv_str("interrupt"));
-	jv_set(body, "command", cmd);
-	ag_journal(s, "frontend_command", body);
-	if (s->shutdown)
-		return;
-	s->gen++;
-	s->interrupting = 1;
-	kick(s);
-}
-
-static void finish_session(struct ag_session *s)
-{
-	/* Every live subagent gets its agent_completed bottom-up (ours,
-	 * subagents.md 6), then agent-0 stops. */
-	ag_sub_cancel_pool(s->top, AG_OUT_SHUTDOWN, 1);
-	fsm_step(&ag_agent_fsm, &s->top->state, AG_E_SHUTDOWN, s->top, NULL);
-	const char *msg = s->shutdown_msg;
-	if (s->llm_failure || s->script_failure)
-		msg = NULL;
-	struct jv *p = jv_obj();
-	if (msg)
-		jv_set(p, "message", jv_str(msg));
-	ag_emit(s, "shutdown", p);
-	s->finished = 1;
-	if (s->frontend->ops->finish)
-		s->frontend->ops->finish(s->frontend, s->script_failure ? NULL : msg);
-	if (s->on_finished)
-		s->on_finished(s, s->on_finished_ud);
-}
-
-static void apply_controls(struct ag_session *s)
-{
-	if (s->finished)
-		return;
-	if (s->shutdown) {
-		finish_session(s);
-		return;
-	}
-	if (s->interrupting) {
-		s->interrupting = 0;
-		if (s->sandbox && s->sandbox->ops->interrupt)
-			s->sandbox->ops->interrupt(s->sandbox);
-		/* Every busy agent unwinds; completions of in-flight sandbox
-		 * calls arrive later as TOOL_DONE and see the new generation. */
-		for (struct ag_agent *a = s->agents; a; a = a->next_all)
-			if (a->gen != s->gen &&
-			    (a->state == AG_S_AWAIT_LLM || a->state == AG_S_RUN_TOOLS))
-				ag_post(s, a, AG_E_INTERRUPT, NULL);
-	}
 }

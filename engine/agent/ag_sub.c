@@ -203,7 +203,8 @@ int ag_tree_active(struct ag_agent *a)
 {
 	for (size_t i = 0; i < a->n_pool; i++) {
 		struct ag_agent *c = a->pool[i];
-		if ((c->state != AG_S_DONE && c->child_state == AG_C_RUNNING) ||
+		if ((c->state != AG_S_DONE && c->state != AG_S_FAILED &&
+		     c->child_state == AG_C_RUNNING) ||
 		    ag_tree_active(c))
 			return 1;
 	}

@@ -307,21 +307,23 @@ static struct jv *tool_ctx(struct ag_agent *a, const struct jv *call)
 	return c;
 }
 
-/* Runs one tool call: by the mock sandbox or by the tool's Lua run(). */
-static void run_tool(struct run_ctx *rc, const struct ag_tool *t, const struct jv *input)
+/* Runs one tool call: by the mock sandbox or by the tool's Lua run().
+ * Fails (SL_ESCRIPT, nothing will complete the call) when the mock sandbox's
+ * script does not match. */
+static int run_tool(struct run_ctx *rc, const struct ag_tool *t, const struct jv *input,
+		    struct sl_err *err)
 {
 	struct ag_agent *a = rc->a;
 	struct ag_session *s = a->sess;
 	if (!strcmp(t->owner, "sandbox") && s->sandbox && s->sandbox->ops->intercept_tool) {
 		struct jv *out = NULL;
-		struct sl_err err = { 0 };
-		if (s->sandbox->ops->intercept_tool(s->sandbox, t->name, input, &out, &err)) {
-			ag_script_failure(s, "sandbox script mismatch: %s", err.msg);
+		struct sl_err ierr = { 0 };
+		if (s->sandbox->ops->intercept_tool(s->sandbox, t->name, input, &out, &ierr)) {
 			run_ctx_free(rc);
-			return;
+			return sl_err_set(err, SL_ESCRIPT, "sandbox script mismatch: %s", ierr.msg);
 		}
 		finish_run(rc, out);
-		return;
+		return 0;
 	}
 	struct jv *ctx = tool_ctx(a, rc->call);
 	int tracked = !rc->then;
@@ -332,6 +334,7 @@ static void run_tool(struct run_ctx *rc, const struct ag_tool *t, const struct j
 	/* done may already have run (and freed rc) inside lh_task_start. */
 	if (tracked && a->task_pending)
 		a->task = task;
+	return 0;
 }
 
 int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *err)
@@ -382,10 +385,9 @@ int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *e
 	struct jv *empty = NULL;
 	if (!input)
 		input = empty = jv_obj();
-	run_tool(rc, t, input);
+	int ret = run_tool(rc, t, input, err);
 	jv_unref(empty);
-	(void)err;
-	return 0;
+	return ret;
 }
 
 void ag_tool_abort(struct ag_agent *a)
@@ -503,7 +505,9 @@ static int send_file(struct ag_agent *a, struct jv *args, struct ag_pending *p,
 	rc->then = send_file_read_done;
 	rc->outer = p;
 	rc->extra = jv_ref(args);
-	run_tool(rc, read, in);
+	struct sl_err rerr = { 0 };
+	if (run_tool(rc, read, in, &rerr) < 0)
+		ag_script_failure(a->sess, "%s", rerr.msg);
 	return 0;
 }
 
@@ -627,5 +631,7 @@ void ag_upload(struct ag_session *s, const char *name, const char *content_b64,
 	sl_buf_free(&clean);
 	rc->owner = "sandbox";
 	rc->then = upload_done;
-	run_tool(rc, w, in);
+	struct sl_err err = { 0 };
+	if (run_tool(rc, w, in, &err) < 0)
+		ag_script_failure(s, "%s", err.msg);
 }

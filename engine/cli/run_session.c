@@ -411,26 +411,13 @@ static int make_backend(struct run *r, struct sl_err *err)
 
 static int exit_code(struct run *r)
 {
-	struct ag_session *s = r->s;
-	if (r->fx && (r->fx->failure || !fx_all_consumed(r->fx))) {
-		struct sl_buf sum;
-		sl_buf_init(&sum);
-		fx_summary(r->fx, &sum);
-		fprintf(stderr, "silo: script failure: %s; remaining: %s\n",
-			r->fx->failure ? r->fx->failure : "script entries left unconsumed",
-			sum.p ? sum.p : "");
-		sl_buf_free(&sum);
-		return 4;
-	}
-	if (s && s->llm_failure) {
-		fprintf(stderr, "silo: session ended by LLM failure: %s\n", s->llm_failure_msg);
-		return 3;
-	}
-	if (s && s->runtime_error) {
-		fprintf(stderr, "silo: %s\n", s->runtime_error_msg);
-		return 1;
-	}
-	return 0;
+	struct sl_buf msg;
+	sl_buf_init(&msg);
+	int rc = ag_session_exit(r->s, &msg);
+	if (msg.len)
+		fprintf(stderr, "silo: %s\n", msg.p);
+	sl_buf_free(&msg);
+	return rc;
 }
 
 int run_session(struct run_opts *o)

@@ -84,6 +84,31 @@ TEST(agent_states_handle_interrupt_and_shutdown)
 	CHECK(fsm_find(d, AG_S_DONE, AG_E_TOOL_DONE) != NULL);
 }
 
+TEST(agent_errors_reach_a_sticky_failed)
+{
+	const struct fsm_def *d = &ag_agent_fsm;
+	for (int i = 0; i < d->n_rows; i++) {
+		const struct fsm_row *r = &d->rows[i];
+		CHECK(r->on_err == AG_S_FAILED);
+		if (r->from == AG_S_FAILED)
+			CHECK(r->to == AG_S_FAILED && r->alt == AG_S_FAILED);
+	}
+	for (int e = 0; e < d->n_events; e++)
+		CHECK(fsm_find(d, AG_S_FAILED, e) != NULL);
+}
+
+TEST(session_table_is_total_and_failed_is_sticky)
+{
+	const struct fsm_def *d = &ag_ctl_fsm;
+	for (int s = 0; s < d->n_states; s++)
+		for (int e = 0; e < d->n_events; e++)
+			CHECK(fsm_find(d, s, e) != NULL);
+	for (int i = 0; i < d->n_rows; i++)
+		if (d->rows[i].from == AG_CS_FAILED || d->rows[i].from == AG_CS_FAILING)
+			CHECK(d->rows[i].to != AG_CS_DONE && d->rows[i].to != AG_CS_RUNNING);
+	CHECK(fsm_find(d, AG_CS_DONE, AG_CE_FAIL)->to == AG_CS_FAILED);
+}
+
 TEST(dump_formats)
 {
 	char *buf = NULL;
