@@ -475,9 +475,9 @@ int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb
 		FAIL("make private", "/");
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=8m"))
 		FAIL("mount new root on", "/tmp");
-	if (chdir("/tmp") || mkdir(OLD + 1, 0700))
+	if (chdir("/tmp") || mkdir(&OLD[1], 0700))
 		FAIL("prepare", "/tmp" OLD);
-	if (syscall(SYS_pivot_root, ".", OLD + 1))
+	if (syscall(SYS_pivot_root, ".", &OLD[1]))
 		FAIL("pivot_root", "/tmp");
 	if (chdir("/"))
 		FAIL("chdir", "/");

@@ -142,11 +142,12 @@ int sb__seccomp_build(struct sock_filter **prog, unsigned short *len, struct sl_
 		for (int k = 0; k < 2; k++) {
 			const struct sc_cond *c = &r->c[k];
 			if (c->op == SC_EQ)
-				cmp[n++] = SCMP_CMP(c->arg, SCMP_CMP_EQ, c->val);
+				cmp[n++] = (struct scmp_arg_cmp){ .arg = c->arg, .op = SCMP_CMP_EQ, .datum_a = c->val };
 			else if (c->op == SC_NE)
-				cmp[n++] = SCMP_CMP(c->arg, SCMP_CMP_NE, c->val);
+				cmp[n++] = (struct scmp_arg_cmp){ .arg = c->arg, .op = SCMP_CMP_NE, .datum_a = c->val };
 			else if (c->op == SC_MASKED_EQ)
-				cmp[n++] = SCMP_CMP(c->arg, SCMP_CMP_MASKED_EQ, c->mask, c->val);
+				cmp[n++] = (struct scmp_arg_cmp){ .arg = c->arg, .op = SCMP_CMP_MASKED_EQ,
+								  .datum_a = c->mask, .datum_b = c->val };
 		}
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO((unsigned)r->err), nr,
 					    (unsigned)n, cmp);

@@ -14,6 +14,11 @@ jobs=$(nproc)
 "$src/scripts/setup.sh" "$src/build-asan" -DSILO_WERROR=ON -DSILO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$src/build-asan" && ctest --output-on-failure -j"$jobs" --timeout 900 -L 'asan|fuzz')
 
+# The libFuzzer build (clang, every library instrumented) must build whole,
+# and each target must still reach its coverage floor (tests/fuzz/).
+"$src/scripts/setup.sh" "$src/build-fuzz" -DSILO_WERROR=ON -DCMAKE_C_COMPILER=clang -DSILO_FUZZ=ON
+(cd "$src/build-fuzz" && ctest --output-on-failure -j"$jobs" --timeout 600 -L fuzzcov)
+
 if [ "$(id -u)" -eq 0 ]; then
 	id silotest >/dev/null 2>&1 || useradd --create-home --shell /bin/bash silotest
 	u=$(mktemp -d /tmp/silo-unpriv.XXXXXX)
