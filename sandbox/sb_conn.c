@@ -6,6 +6,12 @@
  * flight, and answers are matched by id. The helper is untrusted: a line
  * that is not a frame, an oversized line, or an answer of the wrong payload
  * variant closes the connection and fails every pending request.
+ *
+ * A helper that stops answering (stopped, wedged, or taken over) must not
+ * hang the session: every request carries its own deadline (an exec's
+ * timeout plus a grace, a fixed bound for the other ops), one timer watches
+ * the earliest, and a missed deadline loses the connection, which ends the
+ * sandbox (on_lost).
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +25,7 @@
 struct sb_req {
 	uint64_t id;
 	const char *wire_op; /* static string */
+	long long deadline;  /* monotonic ms: the answer is due by then */
 	sb_done_fn done;
 	sb_chunk_fn chunk;
 	void *ud;
@@ -26,7 +33,10 @@ struct sb_req {
 };
 
 struct sb_conn {
-	uv_pipe_t pipe;        /* embedded; c is freed in its close callback */
+	uv_pipe_t pipe;        /* embedded; c is freed when both handles closed */
+	uv_timer_t timer;      /* embedded: the earliest request deadline */
+	int open_handles;
+	int grace_ms, op_ms;   /* answer deadlines, see deadline_for */
 	uint64_t next_id;
 	struct sb_req *reqs;   /* owned: pending requests */
 	struct sb_lines lines; /* owned */
@@ -157,14 +167,15 @@ static struct sb_req *find_req(struct sb_conn *c, uint64_t id)
 
 /* Marks the connection dead and fails every pending request. Callbacks may
  * re-enter (new requests are refused since dead is set). */
-static void fail_all(struct sb_conn *c)
+static void fail_all(struct sb_conn *c, const char *msg)
 {
 	c->dead = 1;
+	uv_timer_stop(&c->timer);
 	struct sb_req *r;
 	while ((r = c->reqs)) {
 		c->reqs = r->next;
 		if (r->done)
-			r->done(r->ud, NULL, "helper connection closed", 1);
+			r->done(r->ud, NULL, msg ? msg : "helper connection closed", 1);
 		free(r);
 	}
 }
@@ -172,19 +183,87 @@ static void fail_all(struct sb_conn *c)
 static void on_closed(uv_handle_t *h)
 {
 	struct sb_conn *c = h->data;
+	if (--c->open_handles)
+		return;
 	sb__lines_free(&c->lines);
 	free(c);
 }
 
-static void lost(struct sb_conn *c, const char *why)
+static void lost_msg(struct sb_conn *c, const char *why, const char *msg)
 {
 	if (c->dead)
 		return;
 	SL_WARN("sandbox", "helper connection lost: %s", why);
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	fail_all(c);
+	fail_all(c, msg);
 	if (c->on_lost)
 		c->on_lost(c->ud, why);
+}
+
+static void lost(struct sb_conn *c, const char *why)
+{
+	lost_msg(c, why, NULL);
+}
+
+/* ---- answer deadlines ---- */
+
+/* Milliseconds the helper may take beyond an exec's own timeout: it kills
+ * the group at the timeout and then waits up to HP_GRACE_MS (5 s) for
+ * descendants holding the pipes. */
+#define ANSWER_GRACE_MS 10000
+/* Ops without a timeout of their own (file ops, fetch, cancel). The
+ * helper's fetch gives up after 60 s without progress. */
+#define OP_DEADLINE_MS 120000
+
+static long long deadline_for(const struct sb_conn *c, const char *wire_op,
+				const struct jv *args)
+{
+	long long t = c->op_ms;
+	if (!strcmp(wire_op, "exec")) {
+		int64_t ms = jv_get_int(args, "timeout_ms", 0);
+		/* clamp: a huge timeout must not overflow the sum */
+		t = (ms > 0 && ms < (1ll << 40) ? ms : 0) + c->grace_ms;
+	}
+	return now_ms() + t;
+}
+
+void sb__conn_set_deadlines(struct sb_conn *c, int grace_ms, int op_ms)
+{
+	c->grace_ms = grace_ms;
+	c->op_ms = op_ms;
+}
+
+static void on_deadline(uv_timer_t *t);
+
+static void arm_timer(struct sb_conn *c)
+{
+	long long first = 0;
+	for (struct sb_req *r = c->reqs; r; r = r->next)
+		if (!first || r->deadline < first)
+			first = r->deadline;
+	if (!first) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	long long left = first - now_ms();
+	uv_timer_start(&c->timer, on_deadline, left > 0 ? (uint64_t)left : 0, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct sb_conn *c = t->data;
+	long long now = now_ms();
+	for (struct sb_req *r = c->reqs; r; r = r->next) {
+		if (r->deadline > now)
+			continue;
+		char why[160], msg[220];
+		snprintf(why, sizeof(why), "helper did not answer %s request %llu in time",
+			 r->wire_op, (unsigned long long)r->id);
+		snprintf(msg, sizeof(msg), "helper connection closed: %s; sandbox ended", why);
+		lost_msg(c, why, msg);
+		return;
+	}
+	arm_timer(c);
 }
 
 /* ---- reading ---- */
@@ -226,6 +305,8 @@ static int on_line(void *ud, const char *line, size_t n)
 		r->done(r->ud, f.ok, NULL, 0);
 	}
 	free(r);
+	if (!c->dead)
+		arm_timer(c);
 out:
 	sb__frame_clear(&f);
 	return c->dead ? SL_ESTATE : rc;
@@ -263,18 +344,23 @@ struct sb_conn *sb__conn_open(uv_loop_t *loop, int fd, const struct sl_buf *left
 	struct sb_conn *c = sl_xcalloc(1, sizeof(*c));
 	sl_buf_init(&c->lines.b);
 	c->next_id = 1;
+	c->grace_ms = ANSWER_GRACE_MS;
+	c->op_ms = OP_DEADLINE_MS;
 	c->on_lost = on_lost;
 	c->ud = ud;
+	uv_timer_init(loop, &c->timer);
+	c->timer.data = c;
+	c->pipe.data = c;
+	c->open_handles = 2;
 	int r = uv_pipe_init(loop, &c->pipe, 0);
 	if (!r)
 		r = uv_pipe_open(&c->pipe, fd);
 	if (r) {
 		sl_err_set(err, SL_EIO, "cannot watch the helper socket: %s", uv_strerror(r));
-		c->pipe.data = c;
+		uv_close((uv_handle_t *)&c->timer, on_closed);
 		uv_close((uv_handle_t *)&c->pipe, on_closed);
 		return NULL;
 	}
-	c->pipe.data = c;
 	if (leftover && leftover->len &&
 	    sb__lines_feed(&c->lines, leftover->p, leftover->len, on_line, c))
 		c->dead = 1;
@@ -321,6 +407,7 @@ int64_t sb__conn_request(struct sb_conn *c, const char *wire_op, struct jv *args
 	if (chunk && !strcmp(wire_op, "exec") && args && !jv_get(args, "stream"))
 		jv_set(args, "stream", jv_bool(1));
 	uint64_t id = c->next_id++;
+	long long deadline = deadline_for(c, wire_op, args);
 	struct sl_buf b;
 	sl_buf_init(&b);
 	sb__frame_request(&b, id, wire_op, args);
@@ -337,11 +424,13 @@ int64_t sb__conn_request(struct sb_conn *c, const char *wire_op, struct jv *args
 	q->done = done;
 	q->chunk = chunk;
 	q->ud = ud;
+	q->deadline = deadline;
 	/* append: answers are usually in request order */
 	struct sb_req **pp = &c->reqs;
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = q;
+	arm_timer(c);
 	return (int64_t)id;
 }
 
@@ -382,6 +471,7 @@ void sb__conn_close(struct sb_conn *c)
 		return;
 	c->on_lost = NULL;
 	c->closing = 1;
-	fail_all(c);
+	fail_all(c, NULL);
+	uv_close((uv_handle_t *)&c->timer, on_closed);
 	uv_close((uv_handle_t *)&c->pipe, on_closed);
 }

@@ -86,6 +86,10 @@ struct sb_conn *sb__conn_open(uv_loop_t *loop, int fd, const struct sl_buf *left
 			      struct sl_err *err);
 int64_t sb__conn_request(struct sb_conn *c, const char *wire_op, struct jv *args,
 			 sb_done_fn done, sb_chunk_fn chunk, void *ud, struct sl_err *err);
+/* Answer deadlines: an exec is due by its timeout_ms plus grace_ms, any
+ * other request within op_ms; a missed one loses the connection. The
+ * defaults are 10 s and 120 s. */
+void sb__conn_set_deadlines(struct sb_conn *c, int grace_ms, int op_ms);
 /* Sends cancel for every in-flight exec. */
 void sb__conn_cancel_execs(struct sb_conn *c);
 /* Number of requests still waiting for an answer. */

@@ -351,10 +351,14 @@ static int await_helper(struct sb_native *n, int lfd, int errfd, struct sl_err *
 	}
 }
 
+/* A lost helper (EOF, garbage, or a missed answer deadline) ends the
+ * sandbox at once: whatever is still running inside could be the process
+ * that silenced the helper. shutdown/free later find nothing to reap. */
 static void on_lost(void *ud, const char *why)
 {
 	struct sb *sb = ud;
-	sb__note(sb, "sandbox helper connection lost: %s", why);
+	sb__note(sb, "sandbox helper connection lost: %s; sandbox ended", why);
+	reap(impl(sb));
 }
 
 static int native_start(struct sb *sb, struct sl_err *err)

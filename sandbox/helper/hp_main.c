@@ -14,6 +14,11 @@
  * Off the sandbox (tests on the bare machine) the helper is not pid 1: it
  * makes itself a child subreaper so orphans still come to it, and at exit it
  * kills only its own process groups and children, never kill(-1).
+ *
+ * The helper is not dumpable: the commands it runs share its uid, and a
+ * dumpable pid 1 would let any of them ptrace it, take its engine socket
+ * with pidfd_getfd or read its memory through /proc/1/mem, and then forge
+ * answers. (Its children become dumpable again at exec, as usual.)
  */
 #include "hp.h"
 
@@ -458,6 +463,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: silo-helper <unix:PATH | tcp:HOST:PORT | vport:DEV | vsock:CID:PORT>\n"
 				"       (or set SILO_HELPER_CONNECT)\n");
 		return 2;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		perror("silo-helper: PR_SET_DUMPABLE");
+		return 1;
 	}
 	sane_stdio();
 	signal(SIGPIPE, SIG_IGN);

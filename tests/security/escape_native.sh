@@ -1,5 +1,5 @@
 #!/bin/bash
-# Escape attempts against the native sandbox (issue 3 security suite). Every
+# Escape attempts against the native sandbox (the security suite). Every
 # attempt runs INSIDE a fresh native sandbox (through the helper's exec op)
 # and must fail; host-side checks then verify that nothing leaked or
 # changed. Runs as root and, when possible, as the unprivileged `silotest`.
@@ -82,6 +82,44 @@ works() {
 	if [ $? = 0 ]; then sb_ok "$1"; else sb_notok "$1" "$out"; fi
 }
 
+# The helper stops answering (stopped from the host, the way a taken-over
+# helper would behave): the harness's own deadline for the request (its
+# timeout plus a grace) must end the call and the sandbox instead of
+# hanging the session.
+frozen_helper() {
+	local d="a frozen helper does not hang the session" log=$T/frozen.$SB_USER drv helper=
+	sb_exec --workspace "$WS" --timeout 1000 -- sleep 600 >"$log" 2>&1 &
+	drv=$!
+	# the helper is the silo-helper among the driver's descendants
+	for _ in $(seq 100); do
+		helper=$(ps -e -o pid=,ppid=,comm= | awk -v root="$drv" '
+			{ par[$1] = $2; comm[$1] = $3 }
+			END { for (p in comm) if (comm[p] == "silo-helper") {
+				for (q = p; q in par && q != root; q = par[q]) ;
+				if (q == root) print p } }' | head -1)
+		[ -n "$helper" ] && break
+		sleep 0.1
+	done
+	if [ -z "$helper" ]; then
+		sb_notok "$d" "no helper found"
+		kill "$drv" 2>/dev/null
+		return
+	fi
+	kill -STOP "$helper"
+	local i
+	for i in $(seq 400); do kill -0 "$drv" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$drv" 2>/dev/null; then
+		sb_notok "$d" "still waiting after 40 s"
+		kill -KILL "$helper" 2>/dev/null
+		kill "$drv" 2>/dev/null
+	elif grep -q 'did not answer' "$log" && ! kill -0 "$helper" 2>/dev/null; then
+		sb_ok "$d"
+	else
+		sb_notok "$d" "$(cat "$log")"
+	fi
+	wait "$drv" 2>/dev/null
+}
+
 run_suite() {
 	WS=$T/ws-$SB_USER
 	mkdir -p "$WS"
@@ -143,6 +181,18 @@ run_suite() {
 	blocked "pivot_root" pivot_root
 	blocked "chroot" chroot
 	blocked "ptrace a process outside (the test's pid)" ptrace "$$"
+	# the helper channel: pid 1 is the helper, holding the engine socket
+	blocked "PTRACE_SEIZE the helper (pid 1)" ptrace-seize 1
+	blocked "PTRACE_ATTACH the helper (pid 1)" ptrace-attach 1
+	blocked "pidfd_getfd of the helper's sockets" pidfd-getfd 1
+	blocked "read the helper's memory via /proc/1/mem" proc-mem 1
+	blocked "SIGSTOP the helper (kill -STOP 1)" sigstop 1
+	blocked "PTRACE_SEIZE the helper from a background process" ptrace-seize 1
+	out=$(sb_exec --workspace "$WS" -- sh -c 'setsid /workspace/try-syscall ptrace-seize 1 </dev/null >/workspace/bg.out 2>&1 & sleep 0.3; cat /workspace/bg.out' 2>&1)
+	if grep -q '^BLOCKED' <<<"$out"; then sb_ok "PTRACE_SEIZE the helper from a setsid daemon"; else sb_notok "PTRACE_SEIZE the helper from a setsid daemon" "$out"; fi
+	rm -f "$WS/bg.out"
+	works "a command still signals its own background job" 'sleep 30 & kill $! && wait $!; test $? = 143'
+	frozen_helper
 	blocked "keyctl" keyctl
 	blocked "add_key" add_key
 	blocked "bpf" bpf

@@ -186,6 +186,67 @@ int main(int argc, char **argv)
 		/* attach to a pid (e.g. the harness's host pid): not visible */
 		return result(ptrace(PTRACE_ATTACH, (pid_t)atoi(a1), NULL, NULL));
 	}
+	/* the helper (pid 1) taken over from a command it runs */
+	if (!strcmp(name, "ptrace-seize") || !strcmp(name, "ptrace-attach")) {
+		pid_t pid = (pid_t)atoi(a1);
+		long rc = ptrace(!strcmp(name, "ptrace-seize") ? PTRACE_SEIZE : PTRACE_ATTACH, pid,
+				 NULL, NULL);
+		if (rc == 0)
+			ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return result(rc);
+	}
+	if (!strcmp(name, "pidfd-getfd")) {
+		/* any of the target's descriptors (its engine socket among them) */
+		int pfd = (int)syscall(SYS_pidfd_open, atoi(a1), 0);
+		if (pfd < 0)
+			return result(-1);
+		long got = -1;
+		int e = EBADF;
+		for (int fd = 0; fd < 256 && got < 0; fd++) {
+			got = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+			if (got < 0 && errno != EBADF)
+				e = errno;
+		}
+		errno = e;
+		return result(got);
+	}
+	if (!strcmp(name, "proc-mem")) {
+		/* read the target's memory at its first mapped address */
+		char path[64], line[256];
+		snprintf(path, sizeof(path), "/proc/%s/mem", a1);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return result(-1);
+		snprintf(path, sizeof(path), "/proc/%s/maps", a1);
+		FILE *f = fopen(path, "r");
+		unsigned long lo = 0;
+		if (!f || !fgets(line, sizeof(line), f) || sscanf(line, "%lx-", &lo) != 1) {
+			printf("BLOCKED %s: memory map not readable\n", name);
+			return 0;
+		}
+		char b[64];
+		return result(pread(fd, b, sizeof(b), (off_t)lo));
+	}
+	if (!strcmp(name, "sigstop")) {
+		/* kill(2) to an init from inside its namespace "succeeds" and is
+		 * dropped: only a stopped target counts */
+		pid_t pid = (pid_t)atoi(a1);
+		if (kill(pid, SIGSTOP) < 0)
+			return result(-1);
+		usleep(200000);
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		char *rp = n > 0 ? (buf[n] = 0, strrchr(buf, ')')) : NULL;
+		if (rp && (rp[2] == 'T' || rp[2] == 't')) {
+			kill(pid, SIGCONT);
+			printf("ALLOWED %s: %d stopped\n", name, (int)pid);
+			return 1;
+		}
+		printf("BLOCKED %s: %d not stopped\n", name, (int)pid);
+		return 0;
+	}
 	if (!strcmp(name, "keyctl"))
 		return result(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0, 0, 0));
 	if (!strcmp(name, "add_key"))

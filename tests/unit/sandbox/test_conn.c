@@ -195,6 +195,40 @@ TEST(conn_eof_fails_pending)
 	CHECK(uv_loop_close(&loop) == 0);
 }
 
+/* A helper that stops answering: the request's own deadline fails it (and
+ * every other pending one) and loses the connection, so the session ends
+ * instead of hanging. */
+TEST(conn_deadline_ends_silent_helper)
+{
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	int peer;
+	lost_calls = 0;
+	struct sb_conn *c = open_pair(&loop, &peer);
+	sb__conn_set_deadlines(c, 100, 400);
+	struct got a = { 0 }, b = { 0 }, x = { 0 };
+	req(c, "read_file", "{\"path\":\"/x\"}", &b);
+	spin(&loop);
+	/* an answer in time keeps the connection */
+	say(peer, "{\"id\":1,\"result\":{\"Err\":\"no\"}}\n");
+	spin(&loop);
+	CHECK(b.calls == 1 && !b.fatal);
+	req(c, "exec", "{\"command\":\"x\",\"timeout_ms\":50}", &a);
+	req(c, "list_dir", "{\"path\":\"/\"}", &x);
+	for (int i = 0; i < 200 && !a.calls; i++) {
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	CHECK(a.calls == 1 && a.fatal == 1);
+	CHECK(strstr(a.err, "did not answer exec request 2") != NULL);
+	CHECK(x.calls == 1 && x.fatal == 1);
+	CHECK(lost_calls == 1);
+	CHECK(!sb__conn_alive(c));
+	sb__conn_close(c);
+	close(peer);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(uv_loop_close(&loop) == 0);
+}
+
 TEST(conn_oversized_line)
 {
 	uv_loop_t loop;
