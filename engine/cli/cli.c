@@ -1,8 +1,9 @@
 /*
- * Argument parsing and dispatch (cli.md 2): long options only (plus -h, -V
- * and -o), `--opt value` and `--opt=value`, options and positionals
- * interleaved, a bare `--` ends options, a single-valued option given twice
- * is a usage error (exit 2).
+ * Argument parsing and dispatch, from the command table (cli_cmds.c): long
+ * options (and -h, -V, -o), `--opt value` and `--opt=value`, options and
+ * positionals interleaved, a bare `--` ends options, a single-valued option
+ * given twice is a usage error. Usage errors print one line and a pointer
+ * to --help (exit 2), as git does.
  */
 #include "cli/cli.h"
 
@@ -13,93 +14,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct cli_opt run_opts[] = {
-	{ "workspace", 1, 0, "PATH", "workspace directory (must be locked unless --create)" },
-	{ "create", 0, 0, NULL, "lock the workspace first (new, empty or unlocked directory)" },
-	{ "config", 1, 0, "FILE.lua", "static harness settings (cli.md 3.1)" },
-	{ "policy", 1, 1, "FILE.lua", "security policy; repeatable, a later file wins per key" },
-	{ "frontend", 1, 0, "KIND", "interactive | headless | mock (default interactive)" },
-	{ "prompt", 1, 0, "TEXT", "the task, for the headless frontend" },
-	{ "listen", 1, 0, "IP:PORT", "interactive server address (default 127.0.0.1:0)" },
-	{ "tls-cert", 1, 0, "PEM", "interactive server certificate (with --tls-key)" },
-	{ "tls-key", 1, 0, "PEM", "interactive server key (with --tls-cert)" },
-	{ "pairing-code", 0, 0, NULL, "print a one-time pairing code" },
-	{ "llm", 1, 0, "BACKEND", "anthropic | openai | openai-ws | local | mock" },
-	{ "model", 1, 0, "NAME", "model name (default per backend)" },
-	{ "api-key-env", 1, 0, "VAR", "environment variable holding the API key" },
-	{ "base-url", 1, 0, "URL", "provider base URL" },
-	{ "quota-tokens", 1, 0, "N", "session token quota (all agents)" },
-	{ "quota-usd", 1, 0, "USD", "session dollar quota (all agents)" },
-	{ "sandbox", 1, 0, "KIND", "auto | native | gvisor | microvm | mock (default auto)" },
-	{ "allow-read", 1, 1, "PATH", "extra read-only path inside the sandbox; repeatable" },
-	{ "allow-risky-path", 1, 1, "PATH", "accept one risky --allow-read entry; repeatable" },
-	{ "allow-domain", 1, 1, "PATTERN", "allowed egress domain (exact or *.suffix); repeatable" },
-	{ "inject-credential", 1, 1, "HOST:HEADER:ENV[:FORMAT]",
-	  "credential injected by the proxy; repeatable" },
-	{ "script", 1, 0, "FIXTURE.lua", "fixture for mock components" },
-	{ "journal", 1, 0, "PATH", "journal database (default <state>/journals/<id>.db)" },
-	{ "deterministic", 0, 0, NULL, "fake clock, no signal handling, byte-stable journals" },
-	{ "mock-proxy", 0, 0, NULL, "use the mock proxy (implied by --sandbox mock)" },
-	{ "print-access", 0, 0, NULL, "print the access report and exit" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt out_opts[] = {
-	{ "o", 1, 0, "OUT", "output file" },
-	{ "name", 1, 0, "NAME", "fixture name (default: the journal's file stem)" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt export_opts[] = {
-	{ "o", 1, 0, "OUT.jsonl", "output file (default stdout)" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt dot_opts[] = {
-	{ "dot", 0, 0, NULL, "print Graphviz dot instead of Markdown" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt json_opts[] = {
-	{ "json", 0, 0, NULL, "machine-readable output" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt shell_opts[] = {
-	{ "workspace", 1, 0, "PATH", "locked workspace to enter" },
-	{ "allow-read", 1, 1, "PATH", "extra read-only path; repeatable" },
-	{ "allow-risky-path", 1, 1, "PATH", "accept one risky --allow-read entry; repeatable" },
-	{ "allow-domain", 1, 1, "PATTERN", "allowed egress domain; repeatable" },
-	{ "inject-credential", 1, 1, "HOST:HEADER:ENV[:FORMAT]", "credential injected by the proxy" },
-	{ "sandbox", 1, 0, "KIND", "auto | native (default auto)" },
-	{ "policy", 1, 1, "FILE.lua", "security policy; repeatable" },
-	{ NULL, 0, 0, NULL, NULL },
-};
-static const struct cli_opt no_opts[] = { { NULL, 0, 0, NULL, NULL } };
+/* The first word of a command ("workspace" of "workspace lock"). */
+static size_t group_len(const char *name)
+{
+	const char *sp = strchr(name, ' ');
+	return sp ? (size_t)(sp - name) : strlen(name);
+}
 
-const struct cli_cmd cli_commands[] = {
-	{ "run", "silo run [OPTIONS]", "run one harness session", run_opts, cmd_run, 0, 0, 0, 0 },
-	{ "workspace", "silo workspace lock|unlock|status|list|review ...",
-	  "lock, unlock and review workspaces", no_opts, cmd_workspace, 0, 1, 0, -1 },
-	{ "shell", "silo shell [OPTIONS] --workspace WS [-- CMD...]",
-	  "a shell in a sandbox of the same confinement", shell_opts, cmd_shell, 0, 0, 0, 0 },
-	{ "replay-test", "silo replay-test [--name N] -o OUT.lua JOURNAL",
-	  "turn a journal into a Lua fixture", out_opts, cmd_replay_test, 0, 0, 1, 1 },
-	{ "journal export", "silo journal export [-o OUT.jsonl] JOURNAL",
-	  "write a journal as JSON Lines", export_opts, cmd_journal_export, 0, 0, 1, 1 },
-	{ "journal list", "silo journal list", "list the journals in the state directory",
-	  no_opts, cmd_journal_list, 0, 0, 0, 0 },
-	{ "harnesses list", "silo harnesses list", "list running interactive harnesses", no_opts,
-	  cmd_harnesses_list, 0, 0, 0, 0 },
-	{ "doctor", "silo doctor [--json]", "which sandbox backends and kernel features work here",
-	  json_opts, cmd_doctor, 0, 0, 0, 0 },
-	{ "debug fsm", "silo debug fsm [NAME] [--dot]", "print the state machine tables", dot_opts,
-	  cmd_debug_fsm, 0, 0, 0, 1 },
-	{ "debug seccomp", "silo debug seccomp", "print the sandbox's seccomp filter table",
-	  no_opts, cmd_debug_seccomp, 0, 0, 0, 0 },
-	{ "debug sandbox-exec", "silo debug sandbox-exec --workspace DIR [--allow-read P]... -- CMD...",
-	  "run one command in a native sandbox (testing aid)", no_opts, cmd_debug_sandbox_exec, 1, 1,
-	  0, -1 },
-	{ "debug proxy", "silo debug proxy [OPTIONS]", "serve the egress proxy standalone (testing aid)",
-	  no_opts, cmd_debug_proxy, 1, 1, 0, -1 },
-	{ "manpages", "silo manpages DIR", "write man pages", no_opts, cmd_manpages, 1, 0, 1, 1 },
-};
-const int cli_n_commands = (int)SL_ARRAY_LEN(cli_commands);
+static int in_group(const struct cli_cmd *c, const char *word)
+{
+	size_t n = strlen(word);
+	return c->name[n] == ' ' && !strncmp(c->name, word, n);
+}
 
 static void print_top_usage(FILE *out)
 {
@@ -107,21 +33,77 @@ static void print_top_usage(FILE *out)
 	for (int i = 0; i < cli_n_commands; i++)
 		if (!cli_commands[i].hidden)
 			fprintf(out, "  %-20s %s\n", cli_commands[i].name, cli_commands[i].summary);
-	fputs("\nsilo <command> --help shows a command's options.\n", out);
+	fputs("\n'silo <command> --help' shows a command's options and examples; 'man silo'\n"
+	      "explains the whole tool.\n", out);
+}
+
+static void print_group_usage(const char *group, FILE *out)
+{
+	fprintf(out, "usage:\n");
+	for (int i = 0; i < cli_n_commands; i++)
+		if (in_group(&cli_commands[i], group) && !cli_commands[i].hidden)
+			fprintf(out, "  silo %s\n", cli_commands[i].synopsis);
+	fprintf(out, "\n");
+	for (int i = 0; i < cli_n_commands; i++)
+		if (in_group(&cli_commands[i], group) && !cli_commands[i].hidden)
+			fprintf(out, "  %-20s %s\n", cli_commands[i].name, cli_commands[i].summary);
+	fprintf(out, "\n'silo %s <command> --help' shows a command's options.\n", group);
+}
+
+/* "--name METAVAR" (or "-o METAVAR") into buf. */
+static void opt_left(const struct cli_opt *o, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s%s%s", strlen(o->name) == 1 ? "-" : "--", o->name, o->arg ? " " : "",
+		 o->arg ? o->metavar : "");
+}
+
+/* Choices as "a, b, c" into buf. */
+static void choices_list(const char *choices, char *buf, size_t n)
+{
+	size_t k = 0;
+	for (const char *p = choices; *p && k + 3 < n; p++) {
+		if (*p == ' ') {
+			buf[k++] = ',';
+			buf[k++] = ' ';
+		} else {
+			buf[k++] = *p;
+		}
+	}
+	buf[k] = 0;
 }
 
 void cli_print_usage(const struct cli_cmd *c, FILE *out)
 {
-	fprintf(out, "usage: %s\n\n%s\n", c->synopsis, c->summary);
-	if (c->opts && c->opts[0].name) {
-		fputs("\noptions:\n", out);
-		for (const struct cli_opt *o = c->opts; o->name; o++) {
-			char left[64];
-			snprintf(left, sizeof left, "%s%s%s%s", strlen(o->name) == 1 ? "-" : "--",
-				 o->name, o->arg ? " " : "", o->arg ? o->metavar : "");
-			fprintf(out, "  %-34s %s\n", left, o->help);
+	fprintf(out, "usage: silo %s\n\n%s\n", c->synopsis, c->summary);
+	fputs("\noptions:\n", out);
+	for (const struct cli_opt *o = c->opts; o && o->name; o++) {
+		char left[64], ch[160] = "";
+		opt_left(o, left, sizeof left);
+		if (o->choices) {
+			char l[128];
+			choices_list(o->choices, l, sizeof l);
+			snprintf(ch, sizeof ch, "; one of: %s", l);
 		}
+		fprintf(out, "  %-32s %s%s%s\n", left, o->help, ch, o->repeat ? "; repeatable" : "");
 	}
+	fprintf(out, "  %-32s %s\n", "-h, --help", "show this help");
+	const struct cli_page *p = cli_page_of(c);
+	int shown = 0;
+	char prefix[96];
+	snprintf(prefix, sizeof prefix, "silo %s", c->name);
+	for (const struct cli_pair *e = p ? p->examples : NULL; e && e->key; e++) {
+		size_t n = strlen(prefix);
+		if (strncmp(e->text, prefix, n) || (e->text[n] && e->text[n] != ' '))
+			continue;
+		fprintf(out, "%s  # %s\n  %s\n", shown++ ? "" : "\nexamples:\n", e->key, e->text);
+	}
+	if (p)
+		fprintf(out, "\nmore: man %s\n", p->name);
+}
+
+static const char *cmd_of(const struct cli_args *a)
+{
+	return a && a->cmd ? a->cmd->name : NULL;
 }
 
 int cli_usage_error(const struct cli_args *a, const char *fmt, ...)
@@ -131,9 +113,8 @@ int cli_usage_error(const struct cli_args *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
-	if (a && a->cmd)
-		cli_print_usage(a->cmd, stderr);
+	const char *c = cmd_of(a);
+	fprintf(stderr, "\nsee 'silo %s%s--help'\n", c ? c : "", c ? " " : "");
 	return 2;
 }
 
@@ -146,6 +127,16 @@ int cli_fail(const char *fmt, ...)
 	va_end(ap);
 	fputs("\n", stderr);
 	return 1;
+}
+
+int cli_color(int fd)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+	if (nc && *nc)
+		return 0;
+	if (!term || !*term || !strcmp(term, "dumb"))
+		return 0;
+	return isatty(fd);
 }
 
 static int opt_index(const struct cli_cmd *c, const char *name, size_t n)
@@ -175,17 +166,62 @@ char **cli_all(const struct cli_args *a, const char *name, int *n)
 	return i >= 0 ? a->vals[i] : NULL;
 }
 
+int cli_get_int(const struct cli_args *a, const char *name, long long min, long long max,
+		long long *out)
+{
+	const char *v = cli_get(a, name);
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max) {
+		cli_usage_error(a, "--%s needs an integer from %lld to %lld, not '%s'", name, min,
+				max, v);
+		return -1;
+	}
+	*out = n;
+	return 1;
+}
+
+static int choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	for (const char *p = choices; *p;) {
+		const char *e = strchr(p, ' ');
+		size_t k = e ? (size_t)(e - p) : strlen(p);
+		if (k == n && n && !strncmp(p, v, n))
+			return 1;
+		p += k + (e ? 1 : 0);
+	}
+	return 0;
+}
+
+static int nopts(const struct cli_cmd *c)
+{
+	int n = 0;
+	while (c->opts && c->opts[n].name)
+		n++;
+	return n;
+}
+
+/* 0: parsed; 2: usage error (printed); -1: --help or --version answered. */
 static int parse(struct cli_args *a, int argc, char **argv)
 {
 	const struct cli_cmd *c = a->cmd;
-	int nopt = 0;
-	while (c->opts && c->opts[nopt].name)
-		nopt++;
+	int nopt = nopts(c);
 	a->count = sl_xcalloc((size_t)nopt + 1, sizeof *a->count);
 	a->vals = sl_xcalloc((size_t)nopt + 1, sizeof *a->vals);
 	a->pos = sl_xcalloc((size_t)argc + 1, sizeof *a->pos);
+	a->seq = sl_xcalloc((size_t)argc + 1, sizeof *a->seq);
 	for (int i = 0; i < argc; i++) {
 		char *s = argv[i];
+		if (!strcmp(s, "--") && !c->tail) {
+			/* the rest are positionals, even when they start with '-' */
+			while (++i < argc)
+				a->pos[a->npos++] = argv[i];
+			break;
+		}
 		if (!strcmp(s, "--")) {
 			a->tail = argv + i + 1;
 			a->ntail = argc - i - 1;
@@ -195,15 +231,23 @@ static int parse(struct cli_args *a, int argc, char **argv)
 			a->pos[a->npos++] = s;
 			continue;
 		}
+		if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+			cli_print_usage(c, stdout);
+			return -1;
+		}
+		if (!strcmp(s, "--version") || !strcmp(s, "-V")) {
+			printf("silo %s\n", SILO_VERSION);
+			return -1;
+		}
 		const char *name = s[1] == '-' ? s + 2 : s + 1;
-		if (s[1] != '-' && strlen(name) != 1)
-			return cli_usage_error(a, "unknown option '%s'", s);
 		const char *eq = strchr(name, '=');
 		size_t n = eq ? (size_t)(eq - name) : strlen(name);
 		int k = opt_index(c, name, n);
-		if (k < 0 || (s[1] != '-') != (strlen(c->opts[k].name) == 1))
-			return cli_usage_error(a, "unknown option '%s'", s);
+		/* one-letter options take one dash, long ones two */
+		if (k < 0 || (s[1] != '-') != (n == 1))
+			return cli_usage_error(a, "unknown option '%.*s'", (int)(name - s + n), s);
 		const struct cli_opt *o = &c->opts[k];
+		const char *dash = n == 1 ? "-" : "--";
 		char *val = NULL;
 		if (o->arg) {
 			if (eq)
@@ -211,18 +255,25 @@ static int parse(struct cli_args *a, int argc, char **argv)
 			else if (i + 1 < argc)
 				val = argv[++i];
 			else
-				return cli_usage_error(a, "option '--%s' needs a value (%s)", o->name,
-						       o->metavar);
+				return cli_usage_error(a, "option '%s%s' needs a value (%s)", dash,
+						       o->name, o->metavar);
+			if (o->choices && !choice_ok(o->choices, val)) {
+				char l[128];
+				choices_list(o->choices, l, sizeof l);
+				return cli_usage_error(a, "invalid %s%s '%s' (%s)", dash, o->name, val,
+						       l);
+			}
 		} else if (eq) {
-			return cli_usage_error(a, "option '--%s' takes no value", o->name);
+			return cli_usage_error(a, "option '%s%s' takes no value", dash, o->name);
 		}
 		if (a->count[k] && !o->repeat)
-			return cli_usage_error(a, "option '--%s' given twice", o->name);
+			return cli_usage_error(a, "option '%s%s' given twice", dash, o->name);
 		a->vals[k] = sl_xrealloc(a->vals[k], (size_t)(a->count[k] + 1) * sizeof(char *));
 		a->vals[k][a->count[k]++] = val;
+		a->seq[a->nseq++] = (struct cli_seq){ k, val };
 	}
 	if (a->npos < c->min_pos)
-		return cli_usage_error(a, "missing argument");
+		return cli_usage_error(a, "missing %s", c->pos_name ? c->pos_name : "argument");
 	if (c->max_pos >= 0 && a->npos > c->max_pos)
 		return cli_usage_error(a, "unexpected argument '%s'", a->pos[c->max_pos]);
 	return 0;
@@ -230,14 +281,13 @@ static int parse(struct cli_args *a, int argc, char **argv)
 
 static void args_free(struct cli_args *a)
 {
-	int nopt = 0;
-	while (a->cmd && a->cmd->opts && a->cmd->opts[nopt].name)
-		nopt++;
-	for (int i = 0; i < nopt; i++)
-		free(a->vals ? a->vals[i] : NULL);
+	int nopt = a->cmd ? nopts(a->cmd) : 0;
+	for (int i = 0; i < nopt && a->vals; i++)
+		free(a->vals[i]);
 	free(a->vals);
 	free(a->count);
 	free(a->pos);
+	free(a->seq);
 }
 
 static int is_help(const char *s)
@@ -249,9 +299,10 @@ static const struct cli_cmd *find_cmd(int argc, char **argv, int *used)
 {
 	/* Two-word commands first ("journal export"). */
 	for (int i = 0; argc >= 2 && i < cli_n_commands; i++) {
-		char two[128];
-		snprintf(two, sizeof two, "%s %s", argv[0], argv[1]);
-		if (!strcmp(cli_commands[i].name, two)) {
+		const char *name = cli_commands[i].name;
+		size_t g = group_len(name);
+		if (name[g] && strlen(argv[0]) == g && !strncmp(name, argv[0], g) &&
+		    !strcmp(name + g + 1, argv[1])) {
 			*used = 2;
 			return &cli_commands[i];
 		}
@@ -264,6 +315,34 @@ static const struct cli_cmd *find_cmd(int argc, char **argv, int *used)
 	return NULL;
 }
 
+static int is_group(const char *word)
+{
+	for (int i = 0; i < cli_n_commands; i++)
+		if (in_group(&cli_commands[i], word))
+			return 1;
+	return 0;
+}
+
+/* `silo help [CMD...]` */
+static int help(int argc, char **argv)
+{
+	int used = 0;
+	const struct cli_cmd *c = find_cmd(argc, argv, &used);
+	if (c && used == argc) {
+		cli_print_usage(c, stdout);
+		return 0;
+	}
+	if (argc == 1 && is_group(argv[0])) {
+		print_group_usage(argv[0], stdout);
+		return 0;
+	}
+	if (argc == 0) {
+		print_top_usage(stdout);
+		return 0;
+	}
+	return cli_usage_error(NULL, "no command 'silo %s'", argv[0]);
+}
+
 int cli_main(int argc, char **argv)
 {
 	sl_log_init(getenv("SILO_LOG"));
@@ -271,62 +350,61 @@ int cli_main(int argc, char **argv)
 		print_top_usage(stderr);
 		return 2;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("silo %s\n", SILO_VERSION);
-			return 0;
-		}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("silo %s\n", SILO_VERSION);
+		return 0;
 	}
 	if (is_help(argv[1])) {
 		print_top_usage(stdout);
 		return 0;
 	}
-	int help = !strcmp(argv[1], "help");
-	int off = help ? 2 : 1, used = 0;
-	const struct cli_cmd *c = find_cmd(argc - off, argv + off, &used);
-	if (help) {
-		if (!c && argc > 2) {
-			fprintf(stderr, "silo: unknown command '%s'\n", argv[2]);
-			return 2;
-		}
-		if (c)
-			cli_print_usage(c, stdout);
-		else
-			print_top_usage(stdout);
-		return 0;
-	}
+	if (!strcmp(argv[1], "help"))
+		return help(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "__complete"))
+		return cli_complete(argc - 2, argv + 2, stdout);
+	int used = 0;
+	const struct cli_cmd *c = find_cmd(argc - 1, argv + 1, &used);
 	if (!c) {
-		/* A group word alone ("journal", "harnesses", "debug") lists its commands. */
-		int shown = 0;
-		for (int i = 0; i < cli_n_commands; i++) {
-			size_t n = strlen(argv[1]);
-			if (!strncmp(cli_commands[i].name, argv[1], n) && cli_commands[i].name[n] == ' ') {
-				if (!shown++)
-					fprintf(stderr, "silo: '%s' needs a subcommand:\n", argv[1]);
-				fprintf(stderr, "  %s\n", cli_commands[i].synopsis);
-			}
-		}
-		if (!shown) {
-			fprintf(stderr, "silo: unknown command '%s'\n", argv[1]);
-			print_top_usage(stderr);
-		}
-		return 2;
-	}
-	struct cli_args a = { .cmd = c, .argc = argc - off - used, .argv = argv + off + used };
-	for (int i = 0; !c->raw && i < a.argc; i++) {
-		if (!strcmp(a.argv[i], "--"))
-			break;
-		if (is_help(a.argv[i])) {
-			cli_print_usage(c, stdout);
+		if (!is_group(argv[1]))
+			return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+		if (argc > 2 && (is_help(argv[2]) || !strcmp(argv[2], "--version") ||
+				 !strcmp(argv[2], "-V"))) {
+			if (is_help(argv[2]))
+				print_group_usage(argv[1], stdout);
+			else
+				printf("silo %s\n", SILO_VERSION);
 			return 0;
 		}
+		if (argc > 2)
+			fprintf(stderr, "silo: unknown %s command '%s'\n", argv[1], argv[2]);
+		else
+			fprintf(stderr, "silo: '%s' needs a command\n", argv[1]);
+		fprintf(stderr, "see 'silo %s --help'\n", argv[1]);
+		return 2;
 	}
-	int rc = c->raw ? 0 : parse(&a, a.argc, a.argv);
-	if (!rc)
+	struct cli_args a = { .cmd = c };
+	int rc = parse(&a, argc - 1 - used, argv + 1 + used);
+	if (rc < 0)
+		rc = 0;
+	else if (!rc)
 		rc = c->fn(&a);
 	args_free(&a);
+	return rc;
+}
+
+int cli_main_as(const char *words, int argc, char **argv)
+{
+	char *w = sl_xstrdup(words), *save = NULL;
+	char **v = sl_xcalloc((size_t)argc + 8, sizeof *v);
+	int n = 0;
+	v[n++] = "silo";
+	for (char *t = strtok_r(w, " ", &save); t && n < 7; t = strtok_r(NULL, " ", &save))
+		v[n++] = t;
+	for (int i = 0; i < argc; i++)
+		v[n++] = argv[i];
+	int rc = cli_main(n, v);
+	free(v);
+	free(w);
 	return rc;
 }
 

@@ -1,7 +1,6 @@
 /*
  * The smaller commands: harnesses list, workspace (delegated to the
- * workspace module), doctor, debug fsm / seccomp / sandbox-exec / proxy,
- * manpages.
+ * workspace module), doctor, debug fsm / seccomp.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,22 +17,26 @@
 
 #include "sandbox/sb.h"
 
-int cli_sandbox_exec(int argc, char **argv); /* engine/cli/cmd_sandbox.c */
-int cli_proxy_serve(int argc, char **argv);  /* engine/cli/cmd_proxy.c */
-
 int cmd_workspace(struct cli_args *a)
 {
 	struct sl_err err = { 0 };
 	char *state = cli_state_dir(&err);
 	if (!state)
 		return cli_fail("%s", err.msg);
-	/* ws_cli expects argv[0] = "workspace". */
-	char **argv = sl_xcalloc((size_t)a->argc + 2, sizeof *argv);
-	argv[0] = "workspace";
-	for (int i = 0; i < a->argc; i++)
-		argv[i + 1] = a->argv[i];
-	int rc = ws_cli(state, a->argc + 1, argv);
-	free(argv);
+	int n;
+	char **rules = cli_all(a, "rules", &n);
+	const char **list = sl_xcalloc((size_t)n + 1, sizeof *list);
+	for (int i = 0; i < n; i++)
+		list[i] = rules[i];
+	struct ws_cli_args w = {
+		.path = a->npos ? a->pos[0] : NULL,
+		.strategy = cli_get(a, "strategy"),
+		.rules = list,
+		.json = cli_has(a, "json"),
+		.color = cli_color(1),
+	};
+	int rc = ws_cli(state, a->cmd->name + strlen("workspace "), &w);
+	free(list);
 	free(state);
 	return rc;
 }
@@ -46,16 +49,6 @@ int cmd_doctor(struct cli_args *a)
 int cmd_debug_seccomp(struct cli_args *a)
 {
 	return sb_seccomp_dump(stdout);
-}
-
-int cmd_debug_sandbox_exec(struct cli_args *a)
-{
-	return cli_sandbox_exec(a->argc, a->argv);
-}
-
-int cmd_debug_proxy(struct cli_args *a)
-{
-	return cli_proxy_serve(a->argc, a->argv);
 }
 
 int cmd_debug_fsm(struct cli_args *a)
@@ -97,7 +90,7 @@ int cli_run_files(const char *state, int (*fn)(void *ud, const char *path, struc
 		char *txt = sl_read_file(path, &len, 1 << 20, NULL);
 		struct jv *j = txt ? jv_parse(txt, len, NULL, NULL) : NULL;
 		int64_t pid = jv_get_int(j, "pid", 0);
-		/* EPERM still means the process exists (cli.md 7.2). */
+		/* EPERM still means the process exists. */
 		int alive = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 		stop = fn(ud, path, alive ? j : NULL);
 		jv_unref(j);
@@ -130,7 +123,6 @@ static int list_one(void *ud, const char *path, struct jv *rf)
 	return 0;
 }
 
-/* cli.md 7.2 */
 int cmd_harnesses_list(struct cli_args *a)
 {
 	struct sl_err err = { 0 };
@@ -147,87 +139,3 @@ int cmd_harnesses_list(struct cli_args *a)
 	return 0;
 }
 
-static void man_escape(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\e", f);
-		else if (*s == '-')
-			fputs("\\-", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-static void write_page(FILE *f, const struct cli_cmd *c, const char *title)
-{
-	fprintf(f, ".TH %s 1 \"\" \"silo %s\" \"silo manual\"\n.SH NAME\n", title, SILO_VERSION);
-	man_escape(f, title);
-	fputs(" \\- ", f);
-	man_escape(f, c ? c->summary : "run LLM coding agents in a sandbox");
-	fputs("\n.SH SYNOPSIS\n", f);
-	if (!c) {
-		for (int i = 0; i < cli_n_commands; i++)
-			if (!cli_commands[i].hidden) {
-				man_escape(f, cli_commands[i].synopsis);
-				fputs("\n.br\n", f);
-			}
-		fputs(".SH DESCRIPTION\nsilo runs an LLM coding agent inside a static sandbox: "
-		      "the workspace is read\\-write, an allowlist is read\\-only, network egress "
-		      "goes only through a filtering proxy. See the README and docs/.\n", f);
-		fputs(".SH ENVIRONMENT\nLLMDEVSILO_STATE_DIR, SILO_LOG, OPENAI_API_KEY, "
-		      "ANTHROPIC_API_KEY, SILO_HELPER_BIN, SILO_LUA_DIR\n", f);
-		return;
-	}
-	man_escape(f, c->synopsis);
-	fputs("\n.SH OPTIONS\n", f);
-	for (const struct cli_opt *o = c->opts; o && o->name; o++) {
-		fprintf(f, ".TP\n.B %s", strlen(o->name) == 1 ? "\\-" : "\\-\\-");
-		man_escape(f, o->name);
-		if (o->arg) {
-			fputs(" ", f);
-			man_escape(f, o->metavar);
-		}
-		fputs("\n", f);
-		man_escape(f, o->help);
-		fputs(o->repeat ? " (repeatable)\n" : "\n", f);
-	}
-	fputs(".SH EXIT STATUS\n0 success, 1 runtime error, 2 usage error; run: 3 LLM failure, "
-	      "4 script failure.\n", f);
-}
-
-int cmd_manpages(struct cli_args *a)
-{
-	const char *dir = a->pos[0];
-	struct sl_err err = { 0 };
-	if (sl_mkdir_p(dir, 0755, &err))
-		return cli_fail("%s", err.msg);
-	int n = 0;
-	char *path = sl_xasprintf("%s/silo.1", dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return cli_fail("cannot write %s", path);
-	write_page(f, NULL, "silo");
-	fclose(f);
-	free(path);
-	n++;
-	for (int i = 0; i < cli_n_commands; i++) {
-		const struct cli_cmd *c = &cli_commands[i];
-		if (c->hidden)
-			continue;
-		char title[64];
-		snprintf(title, sizeof title, "silo-%s", c->name);
-		for (char *p = title; *p; p++)
-			if (*p == ' ')
-				*p = '-';
-		path = sl_xasprintf("%s/%s.1", dir, title);
-		if (!(f = fopen(path, "w")))
-			return cli_fail("cannot write %s", path);
-		write_page(f, c, title);
-		fclose(f);
-		free(path);
-		n++;
-	}
-	fprintf(stderr, "wrote %d man page(s) to %s\n", n, dir);
-	return 0;
-}

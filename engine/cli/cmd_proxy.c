@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "json/jv.h"
 #include "proxy/px.h"
 
@@ -69,12 +70,6 @@ static char **push(char **l, size_t *n, char *v)
 	return l;
 }
 
-static int usage(const char *msg)
-{
-	fprintf(stderr, "silo debug proxy: %s\n", msg);
-	return 2;
-}
-
 
 static int split_eq(char *arg, struct jv *obj)
 {
@@ -86,7 +81,13 @@ static int split_eq(char *arg, struct jv *obj)
 	return 0;
 }
 
+/* Kept for the proxy library's reference to this command. */
 int cli_proxy_serve(int argc, char **argv)
+{
+	return cli_main_as("debug proxy", argc, argv);
+}
+
+int cmd_debug_proxy(struct cli_args *a)
 {
 	struct px_config cfg = { 0 };
 	char **allowed = NULL, **tunnel = NULL;
@@ -95,90 +96,68 @@ int cli_proxy_serve(int argc, char **argv)
 	struct px_placeholder *phs = NULL;
 	size_t nc = 0, np = 0;
 	struct jv *hosts = jv_obj(), *upca = jv_obj();
-	const char *ca_out = NULL;
+	const char *ca_out = cli_get(a, "ca-out");
 	unsigned head_ms = 0, idle_ms = 0;
-	int rc = 2;
+	int rc = 2, n;
 	struct serve s = { 0 };
+	long long ms;
 
+	cfg.mock = cli_has(a, "mock");
+	cfg.listen_addr = cli_get(a, "listen");
+	if (cli_get_int(a, "head-timeout-ms", 0, 86400000, &ms) < 0)
+		goto out;
+	head_ms = (unsigned)(cli_has(a, "head-timeout-ms") ? ms : 0);
+	if (cli_get_int(a, "idle-timeout-ms", 0, 86400000, &ms) < 0)
+		goto out;
+	idle_ms = (unsigned)(cli_has(a, "idle-timeout-ms") ? ms : 0);
 	allowed = push(allowed, &na, NULL), na = 0;
 	tunnel = push(tunnel, &nt, NULL), nt = 0;
-	/* argv holds the options only (the command words are consumed) */
-	for (int i = 0; i < argc; i++) {
-		const char *o = argv[i];
-		char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(o, "--mock")) {
-			cfg.mock = 1;
-			continue;
-		}
-		static const char *const known[] = {
-			"--allow-domain", "--tunnel-domain", "--hosts", "--upstream-ca",
-			"--inject-credential", "--placeholder", "--ca-out", "--listen",
-			"--head-timeout-ms", "--idle-timeout-ms", NULL
-		};
-		int k = 0;
-		while (known[k] && strcmp(known[k], o))
-			k++;
-		if (!known[k]) {
-			fprintf(stderr, "silo debug proxy: unknown option %s\n", o);
+	char **l = cli_all(a, "allow-domain", &n);
+	for (int i = 0; i < n; i++)
+		allowed = push(allowed, &na, l[i]);
+	l = cli_all(a, "tunnel-domain", &n);
+	for (int i = 0; i < n; i++)
+		tunnel = push(tunnel, &nt, l[i]);
+	l = cli_all(a, "hosts", &n);
+	for (int i = 0; i < n; i++)
+		if (split_eq(l[i], hosts)) {
+			rc = cli_usage_error(a, "--hosts takes name=address");
 			goto out;
 		}
-		if (!v) {
-			fprintf(stderr, "silo debug proxy: %s needs a value\n", o);
+	l = cli_all(a, "upstream-ca", &n);
+	for (int i = 0; i < n; i++)
+		if (split_eq(l[i], upca)) {
+			rc = cli_usage_error(a, "--upstream-ca takes host=pem-path");
 			goto out;
 		}
-		i++;
-		if (!strcmp(o, "--allow-domain")) {
-			allowed = push(allowed, &na, v);
-		} else if (!strcmp(o, "--tunnel-domain")) {
-			tunnel = push(tunnel, &nt, v);
-		} else if (!strcmp(o, "--hosts")) {
-			if (split_eq(v, hosts)) {
-				rc = usage("--hosts takes name=address");
-				goto out;
-			}
-		} else if (!strcmp(o, "--upstream-ca")) {
-			if (split_eq(v, upca)) {
-				rc = usage("--upstream-ca takes host=pem-path");
-				goto out;
-			}
-		} else if (!strcmp(o, "--inject-credential")) {
-			char *h = v, *hd = strchr(h, ':'), *env = hd ? strchr(hd + 1, ':') : NULL;
-			if (!hd || !env) {
-				rc = usage("--inject-credential takes host:header:ENV[:format]");
-				goto out;
-			}
+	l = cli_all(a, "inject-credential", &n);
+	for (int i = 0; i < n; i++) {
+		char *h = l[i], *hd = strchr(h, ':'), *env = hd ? strchr(hd + 1, ':') : NULL;
+		if (!hd || !env) {
+			rc = cli_usage_error(a, "--inject-credential takes host:header:ENV[:format]");
+			goto out;
+		}
+		*hd++ = '\0';
+		*env++ = '\0';
+		char *fmt = strchr(env, ':');
+		if (fmt)
+			*fmt++ = '\0';
+		creds = sl_xrealloc(creds, (nc + 1) * sizeof(*creds));
+		creds[nc++] = (struct px_credential){ h, hd, env, fmt };
+	}
+	l = cli_all(a, "placeholder", &n);
+	for (int i = 0; i < n; i++) {
+		char *env = l[i], *h = strchr(env, ':');
+		if (!h) {
+			rc = cli_usage_error(a, "--placeholder takes ENV:host[:header]");
+			goto out;
+		}
+		*h++ = '\0';
+		char *hd = strchr(h, ':');
+		if (hd)
 			*hd++ = '\0';
-			*env++ = '\0';
-			char *fmt = strchr(env, ':');
-			if (fmt)
-				*fmt++ = '\0';
-			creds = realloc(creds, (nc + 1) * sizeof(*creds));
-			if (!creds)
-				abort();
-			creds[nc++] = (struct px_credential){ h, hd, env, fmt };
-		} else if (!strcmp(o, "--placeholder")) {
-			char *env = v, *h = strchr(env, ':');
-			if (!h) {
-				rc = usage("--placeholder takes ENV:host[:header]");
-				goto out;
-			}
-			*h++ = '\0';
-			char *hd = strchr(h, ':');
-			if (hd)
-				*hd++ = '\0';
-			phs = realloc(phs, (np + 1) * sizeof(*phs));
-			if (!phs)
-				abort();
-			phs[np++] = (struct px_placeholder){ env, h, hd, NULL, NULL };
-		} else if (!strcmp(o, "--ca-out")) {
-			ca_out = v;
-		} else if (!strcmp(o, "--listen")) {
-			cfg.listen_addr = v;
-		} else if (!strcmp(o, "--head-timeout-ms")) {
-			head_ms = (unsigned)strtoul(v, NULL, 10);
-		} else if (!strcmp(o, "--idle-timeout-ms")) {
-			idle_ms = (unsigned)strtoul(v, NULL, 10);
-		}
+		phs = sl_xrealloc(phs, (np + 1) * sizeof(*phs));
+		phs[np++] = (struct px_placeholder){ env, h, hd, NULL, NULL };
 	}
 	cfg.allowed_domains = (const char *const *)allowed;
 	cfg.tunnel_domains = (const char *const *)tunnel;

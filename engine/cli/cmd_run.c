@@ -29,28 +29,11 @@
 #define RUN_HAVE_LLM 1
 #endif
 
-static int one_of(const char *v, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcmp(v, *set))
-			return 1;
-	return 0;
-}
-
-static const char *const frontends[] = { "interactive", "headless", "mock", NULL };
-static const char *const llms[] = { "anthropic", "openai", "openai-ws", "local", "mock", NULL };
-static const char *const sandboxes[] = { "auto", "native", "gvisor", "microvm", "mock", NULL };
-
-/* Flag syntax and types (exit 2). */
+/* Value types the table cannot express (exit 2); choices are checked by
+ * the parser. */
 static int check_flags(struct cli_args *a, struct run_opts *o)
 {
 	const char *v;
-	if ((v = cli_get(a, "frontend")) && !one_of(v, frontends))
-		return cli_usage_error(a, "invalid --frontend '%s' (interactive, headless, mock)", v);
-	if ((v = cli_get(a, "llm")) && !one_of(v, llms))
-		return cli_usage_error(a, "invalid --llm '%s' (anthropic, openai, openai-ws, local, mock)", v);
-	if ((v = cli_get(a, "sandbox")) && !one_of(v, sandboxes))
-		return cli_usage_error(a, "invalid --sandbox '%s' (auto, native, gvisor, microvm, mock)", v);
 	if ((v = cli_get(a, "quota-tokens"))) {
 		char *end;
 		errno = 0;

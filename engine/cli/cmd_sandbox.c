@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "base/sl.h"
+#include "cli/cli.h"
 #include "json/jv.h"
 #include "sandbox/sb.h"
 
@@ -239,84 +240,66 @@ static char *join_quoted(int argc, char **argv)
 	return sl_buf_steal(&b);
 }
 
-static int usage(void)
+/* The test driver's entry (tests/unit/sandbox_native): argv[0] is
+ * "sandbox-exec", the rest its options, parsed by the one command line. */
+int cli_sandbox_exec(int argc, char **argv)
 {
-	fputs("usage: silo debug sandbox-exec --workspace DIR [--allow-read P]... "
-	      "[--proxy ADDR] [--cache-dir DIR] [--timeout MS] [--interrupt-after MS] [--stream] [--access] "
-	      "[--canaries] [--op OP --args JSON]... [--repeat N] [--shell [--terminate-after MS]] "
-	      "[-- CMD...]\n",
-	      stderr);
-	return 2;
+	return cli_main_as("debug sandbox-exec", argc - 1, argv + 1);
 }
 
-int cli_sandbox_exec(int argc, char **argv)
+int cmd_debug_sandbox_exec(struct cli_args *a)
 {
 	struct drv d;
 	memset(&d, 0, sizeof(d));
 	d.timeout_ms = 60000;
 	d.repeat = 1;
-	const char *allow[65] = { 0 };
-	int nallow = 0, access = 0, shell = 0, term_ms = 0;
 	struct sb_config cfg = { .kind = "native" };
-	/* argv may start at the first option (the CLI's raw args) or at a
-	 * command name (the test driver) */
-	int i = argc > 0 && argv[0][0] != '-' ? 1 : 0;
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(a, "--stream")) {
-			d.stream = 1;
-			continue;
-		}
-		if (!strcmp(a, "--access")) {
-			access = 1;
-			continue;
-		}
-		if (!strcmp(a, "--canaries")) {
-			d.canaries = 1;
-			continue;
-		}
-		if (!strcmp(a, "--timing")) {
-			d.timing = 1;
-			continue;
-		}
-		if (!strcmp(a, "--shell")) {
-			shell = 1;
-			continue;
-		}
-		if (!v)
-			return usage();
-		i++;
-		if (!strcmp(a, "--workspace"))
-			cfg.workspace = v;
-		else if (!strcmp(a, "--allow-read") && nallow < 64)
-			allow[nallow++] = v;
-		else if (!strcmp(a, "--cache-dir"))
-			cfg.cache_dir = v;
-		else if (!strcmp(a, "--proxy"))
-			cfg.proxy_addr = v;
-		else if (!strcmp(a, "--timeout"))
-			d.timeout_ms = atoi(v);
-		else if (!strcmp(a, "--interrupt-after"))
-			d.interrupt_ms = atoi(v);
-		else if (!strcmp(a, "--terminate-after"))
-			term_ms = atoi(v);
-		else if (!strcmp(a, "--repeat"))
-			d.repeat = atoi(v) > 0 ? atoi(v) : 1;
-		else if (!strcmp(a, "--op") && d.nops < MAX_OPS)
-			d.ops[d.nops++] = v;
-		else if (!strcmp(a, "--args") && d.nops > 0)
-			d.args[d.nops - 1] = v;
-		else
-			return usage();
+	int n;
+	long long v = 0;
+	char **allow = cli_all(a, "allow-read", &n);
+	const char **list = sl_xcalloc((size_t)n + 1, sizeof *list);
+	for (int i = 0; i < n; i++)
+		list[i] = allow[i];
+	d.stream = cli_has(a, "stream");
+	d.canaries = cli_has(a, "canaries");
+	d.timing = cli_has(a, "timing");
+	int access = cli_has(a, "access"), shell = cli_has(a, "shell"), term_ms = 0;
+	int k;
+	if ((k = cli_get_int(a, "timeout", 1, 86400000, &v)) > 0)
+		d.timeout_ms = (int)v;
+	if (k >= 0 && (k = cli_get_int(a, "interrupt-after", 0, 86400000, &v)) > 0)
+		d.interrupt_ms = (int)v;
+	if (k >= 0 && (k = cli_get_int(a, "terminate-after", 0, 86400000, &v)) > 0)
+		term_ms = (int)v;
+	if (k >= 0 && (k = cli_get_int(a, "repeat", 1, 1000000, &v)) > 0)
+		d.repeat = (int)v;
+	if (k < 0) {
+		free(list);
+		return 2;
 	}
-	if (!cfg.workspace)
-		return usage();
-	cfg.read_allowlist = allow;
+	/* each --args belongs to the --op before it */
+	for (int i = 0; i < a->nseq; i++) {
+		const char *name = a->cmd->opts[a->seq[i].opt].name;
+		if (!strcmp(name, "op") && d.nops < MAX_OPS) {
+			d.ops[d.nops++] = a->seq[i].val;
+		} else if (!strcmp(name, "args")) {
+			if (!d.nops) {
+				free(list);
+				return cli_usage_error(a, "--args needs an --op before it");
+			}
+			d.args[d.nops - 1] = a->seq[i].val;
+		}
+	}
+	cfg.workspace = cli_get(a, "workspace");
+	cfg.cache_dir = cli_get(a, "cache-dir");
+	cfg.proxy_addr = cli_get(a, "proxy");
+	if (!cfg.workspace) {
+		free(list);
+		return cli_usage_error(a, "--workspace is required");
+	}
+	cfg.read_allowlist = list;
+	char **argv = a->tail;
+	int argc = a->tail ? a->ntail : 0, i = 0;
 	if (i < argc)
 		d.command = join_quoted(argc - i, argv + i);
 	struct sl_err err = { 0 };
@@ -327,6 +310,7 @@ int cli_sandbox_exec(int argc, char **argv)
 	if (!d.sb) {
 		fprintf(stderr, "error: %s\n", err.msg);
 		free(d.command);
+		free(list);
 		uv_loop_close(&d.loop);
 		return 1;
 	}
@@ -365,5 +349,6 @@ out:
 	if (uv_loop_close(&d.loop))
 		fprintf(stderr, "warning: sandbox left handles open\n");
 	free(d.command);
+	free(list);
 	return d.status;
 }

@@ -1,7 +1,7 @@
 /*
  * ws: workspace lifecycle (workspace.md): lock, attach, unlock with review,
  * registry in <state>/workspaces.db. The harness uses only attach/detach and
- * the --create lock; the `silo workspace` commands live behind ws_cli().
+ * the --create lock; the `silo workspace` commands are ws_cli().
  */
 #ifndef WS_H
 #define WS_H
@@ -38,7 +38,17 @@ void ws_attachment_free(struct ws_attachment *a);
 int ws_set_review_rules(const char *state_dir, const char *path, const char *const *files,
 			struct sl_err *err);
 
-/* `silo workspace ...`: argv[0] is "workspace". Returns the exit code. */
-int ws_cli(const char *state_dir, int argc, char **argv);
+/* `silo workspace VERB` (lock, unlock, status, list, review) with the
+ * arguments the command line parsed. Returns the exit code. */
+struct ws_cli_args {
+	const char *path;          /* NULL: none given */
+	const char *strategy;      /* lock: NULL = auto */
+	const char *const *rules;  /* unlock: NULL-terminated, may be NULL */
+	int json;
+	int color;                 /* colour the review */
+};
+int ws_cli(const char *state_dir, const char *verb, const struct ws_cli_args *a);
+/* Every locked workspace's canonical path (NULL-terminated, owned). */
+char **ws_locked_paths(const char *state_dir, struct sl_err *err);
 
 #endif

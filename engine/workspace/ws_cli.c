@@ -1,87 +1,12 @@
 /*
- * ws_cli.c: `silo workspace lock|unlock|status|list|review` (cli.md 5,
- * decisions 37). Products go to stdout, diagnostics to stderr as
- * `silo: <message>`; exit 0 success, 1 runtime error, 2 usage error.
+ * ws_cli.c: `silo workspace lock|unlock|status|list|review` on arguments
+ * the command line has parsed. Products go to stdout, diagnostics to stderr
+ * as `silo: <message>`; exit 0 success, 1 runtime error, 2 usage error.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ws_int.h"
-
-static const char usage[] =
-	"usage: silo workspace lock PATH [--strategy ext4_loop|ext4_fuse|directory]\n"
-	"       silo workspace unlock PATH [--rules FILE.lua]... [--json]\n"
-	"       silo workspace status [PATH] [--json]\n"
-	"       silo workspace list [--json]\n"
-	"       silo workspace review PATH [--json]\n";
-
-struct args {
-	const char *path;
-	const char *strategy;
-	const char **rules; /* NULL-terminated */
-	size_t nrules;
-	int json;
-};
-
-static int usage_err(const char *fmt, const char *a)
-{
-	fprintf(stderr, "silo: ");
-	fprintf(stderr, fmt, a);
-	fprintf(stderr, "\n%s", usage);
-	return 2;
-}
-
-/* Parses options allowed by `allow` ("s" strategy, "r" rules, "j" json). */
-static int parse(int argc, char **argv, const char *allow, int need_path, struct args *a)
-{
-	memset(a, 0, sizeof *a);
-	a->rules = sl_xcalloc((size_t)argc + 1, sizeof *a->rules);
-	int json_seen = 0, only_pos = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *s = argv[i];
-		if (!only_pos && !strcmp(s, "--")) {
-			only_pos = 1;
-			continue;
-		}
-		if (only_pos || strncmp(s, "--", 2)) {
-			if (a->path)
-				return usage_err("unexpected argument '%s'", s);
-			a->path = s;
-			continue;
-		}
-		const char *eq = strchr(s, '=');
-		size_t kl = eq ? (size_t)(eq - s) : strlen(s);
-		const char *val = eq ? eq + 1 : NULL;
-#define IS(name) (kl == strlen(name) && !strncmp(s, name, kl))
-		if (IS("--json") && strchr(allow, 'j')) {
-			if (json_seen++ || val)
-				return usage_err("%s given twice or with a value", "--json");
-			a->json = 1;
-			continue;
-		}
-		if ((IS("--strategy") && strchr(allow, 's')) || (IS("--rules") && strchr(allow, 'r'))) {
-			if (!val) {
-				if (i + 1 >= argc)
-					return usage_err("%s needs a value", s);
-				val = argv[++i];
-			}
-			if (IS("--rules")) {
-				a->rules[a->nrules++] = val;
-			} else {
-				if (a->strategy)
-					return usage_err("%s given twice", "--strategy");
-				a->strategy = val;
-			}
-			continue;
-		}
-#undef IS
-		return usage_err("unknown option '%s'", s);
-	}
-	if (need_path && !a->path)
-		return usage_err("%s needs a PATH", argv[1]);
-	return 0;
-}
 
 static void print_jv(const struct jv *v)
 {
@@ -96,12 +21,14 @@ static int fail(const struct sl_err *err)
 	return 1;
 }
 
-static int cmd_lock(struct ws_db *d, struct args *a)
+static int cmd_lock(struct ws_db *d, const struct ws_cli_args *a)
 {
 	enum ws_strategy s = WS_STRATEGY_AUTO;
-	if (a->strategy && ws__strategy_parse(a->strategy, &s))
-		return usage_err("invalid --strategy '%s' (ext4_loop, ext4_fuse or directory)",
-				 a->strategy);
+	if (a->strategy && ws__strategy_parse(a->strategy, &s)) {
+		fprintf(stderr, "silo: invalid --strategy '%s' (ext4_loop, ext4_fuse, directory)\n",
+			a->strategy);
+		return 2;
+	}
 	struct sl_err err = { 0 };
 	char *canon = NULL, **w = NULL;
 	if (ws__lock(d, a->path, s, &canon, &w, &err))
@@ -114,11 +41,11 @@ static int cmd_lock(struct ws_db *d, struct args *a)
 	return 0;
 }
 
-static int cmd_unlock(struct ws_db *d, struct args *a)
+static int cmd_unlock(struct ws_db *d, const struct ws_cli_args *a)
 {
 	struct sl_err err = { 0 };
 	struct jv *rep = NULL;
-	struct ws_review_opts o = { a->rules, isatty(1) && !a->json };
+	struct ws_review_opts o = { a->rules, a->color && !a->json };
 	if (ws__unlock(d, a->path, &o, &rep, &err))
 		return fail(&err);
 	if (a->json) {
@@ -214,7 +141,7 @@ static void print_status(const struct jv *s)
 		printf("warning: %s\n", jv_str_val(jv_at(w, i)));
 }
 
-static int cmd_status(struct ws_db *d, struct args *a)
+static int cmd_status(struct ws_db *d, const struct ws_cli_args *a)
 {
 	struct sl_err err = { 0 };
 	char *canon = ws__canon_lenient(a->path ? a->path : ".", &err);
@@ -233,7 +160,7 @@ static int cmd_status(struct ws_db *d, struct args *a)
 	return 0;
 }
 
-static int cmd_list(struct ws_db *d, struct args *a)
+static int cmd_list(struct ws_db *d, const struct ws_cli_args *a)
 {
 	struct sl_err err = { 0 };
 	ws__recover(d, NULL);
@@ -266,7 +193,7 @@ static int cmd_list(struct ws_db *d, struct args *a)
 	return 0;
 }
 
-static int cmd_review(struct ws_db *d, struct args *a)
+static int cmd_review(struct ws_db *d, const struct ws_cli_args *a)
 {
 	struct sl_err err = { 0 };
 	char *canon = ws__canon_lenient(a->path, &err);
@@ -281,7 +208,7 @@ static int cmd_review(struct ws_db *d, struct args *a)
 	} else {
 		struct sl_buf out;
 		sl_buf_init(&out);
-		ws__review_render(rep, isatty(1), &out);
+		ws__review_render(rep, a->color, &out);
 		fwrite(out.p, 1, out.len, stdout);
 		sl_buf_free(&out);
 	}
@@ -289,49 +216,37 @@ static int cmd_review(struct ws_db *d, struct args *a)
 	return 0;
 }
 
-int ws_cli(const char *state_dir, int argc, char **argv)
+int ws_cli(const char *state_dir, const char *verb, const struct ws_cli_args *a)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
 	static const struct {
-		const char *name, *allow;
-		int need_path;
-		int (*fn)(struct ws_db *, struct args *);
+		const char *name;
+		int (*fn)(struct ws_db *, const struct ws_cli_args *);
 	} cmds[] = {
-		{ "lock", "s", 1, cmd_lock },	   { "unlock", "rj", 1, cmd_unlock },
-		{ "status", "j", 0, cmd_status }, { "list", "j", 0, cmd_list },
-		{ "review", "j", 1, cmd_review },
+		{ "lock", cmd_lock },	  { "unlock", cmd_unlock }, { "status", cmd_status },
+		{ "list", cmd_list },	  { "review", cmd_review },
 	};
 	for (size_t i = 0; i < SL_ARRAY_LEN(cmds); i++) {
-		if (strcmp(argv[1], cmds[i].name))
+		if (strcmp(verb, cmds[i].name))
 			continue;
-		for (int k = 2; k < argc; k++)
-			if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
-				fputs(usage, stdout);
-				return 0;
-			}
-		struct args a;
-		int rc = parse(argc, argv, cmds[i].allow, cmds[i].need_path, &a);
-		if (!rc && !strcmp(cmds[i].name, "list") && a.path)
-			rc = usage_err("unexpected argument '%s'", a.path);
-		if (rc) {
-			free(a.rules);
-			return rc;
-		}
 		struct ws_db d;
 		struct sl_err err = { 0 };
-		if (ws__db_open(state_dir, &d, &err)) {
-			free(a.rules);
+		if (ws__db_open(state_dir, &d, &err))
 			return fail(&err);
-		}
-		rc = cmds[i].fn(&d, &a);
+		int rc = cmds[i].fn(&d, a);
 		ws__db_close(&d);
-		free(a.rules);
 		fflush(stdout);
 		return rc;
 	}
-	return usage_err("unknown workspace command '%s'", argv[1]);
+	fprintf(stderr, "silo: unknown workspace command '%s'\n", verb);
+	return 2;
+}
+
+char **ws_locked_paths(const char *state_dir, struct sl_err *err)
+{
+	struct ws_db d;
+	if (ws__db_open(state_dir, &d, err))
+		return NULL;
+	char **paths = ws__entry_paths(&d, err);
+	ws__db_close(&d);
+	return paths;
 }

@@ -8,7 +8,7 @@ sb_skip() { echo "1..0 # SKIP $*"; exit 77; }
 sb_init() {
 	: "${SILO_BUILD:?SILO_BUILD not set}"
 	: "${SILO_SRC:?SILO_SRC not set}"
-	if [ -n "${SILO_BIN:-}" ] && "$SILO_BIN" debug sandbox-exec 2>&1 |
+	if [ -n "${SILO_BIN:-}" ] && "$SILO_BIN" debug sandbox-exec --help 2>&1 |
 		grep -q 'usage: silo debug sandbox-exec'; then
 		SB_DRV=("$SILO_BIN" debug sandbox-exec)
 	elif [ -x "$SILO_BUILD/tests/test_sandbox_native" ]; then

@@ -1,8 +1,8 @@
 /*
  * ws_driver.c: lets test_workspace stand in for `silo workspace ...` while
  * the silo binary does not route that command yet: `test_workspace
- * workspace lock DIR` runs ws_cli() with the state directory of
- * LLMDEVSILO_STATE_DIR (or ~/.llmdevsilo) and exits before the TAP runner
+ * workspace lock DIR` runs the silo command line (state directory from
+ * LLMDEVSILO_STATE_DIR or ~/.llmdevsilo) and exits before the TAP runner
  * starts. `test_workspace attach PATH PID [shell]` attaches a process and
  * prints the mount path (what `silo run` does). The integration scripts prefer the real binary when it works.
  */
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "workspace/ws.h"
 
 __attribute__((constructor)) static void ws_driver(void)
@@ -53,7 +54,7 @@ __attribute__((constructor)) static void ws_driver(void)
 		ws_attachment_free(&a);
 		rc = rc ? 1 : 0;
 	} else {
-		rc = ws_cli(st, argc - 1, argv + 1);
+		rc = cli_main(argc, argv);
 	}
 	fflush(stdout);
 	free(home);
