@@ -24,7 +24,7 @@ static size_t group_len(const char *name)
 static int in_group(const struct cli_cmd *c, const char *word)
 {
 	size_t n = strlen(word);
-	return c->name[n] == ' ' && !strncmp(c->name, word, n);
+	return !strncmp(c->name, word, n) && c->name[n] == ' ';
 }
 
 static void print_top_usage(FILE *out)
