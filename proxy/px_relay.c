@@ -19,7 +19,8 @@ static size_t avail(const struct px_ep *ep)
 
 static const char *inp(const struct px_ep *ep)
 {
-	return ep->in.p + ep->in_off;
+	/* an empty buffer may have no storage yet: no arithmetic on NULL */
+	return ep->in.p ? ep->in.p + ep->in_off : "";
 }
 
 static int pump_head(struct px_conn *c)
