@@ -16,11 +16,6 @@
 
 #define MOD "proxy"
 
-/* The CLI looks up `silo debug proxy` (engine/cli/cmd_proxy.c) through a
- * weak symbol, which alone never pulls an object out of a static library;
- * this strong reference from the proxy, which every session links, does. */
-int cli_proxy_serve(int argc, char **argv);
-int (*const px__cli_entry)(int, char **) = cli_proxy_serve;
 #define PX_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 #define PX_STOP_GRACE_MS 5000
 

@@ -93,7 +93,7 @@ void sb_free(struct sb *sb);
 extern const struct sb_ops sb_mock_ops;
 extern const struct sb_ops sb_native_ops; /* defined by sb_native.c */
 
-/* Mock sandbox needs the fixture; set before start (engine/mock). */
+/* Mock sandbox needs the fixture; set before start (sb_mock.c). */
 struct fx;
 void sb_mock_set_fixture(struct sb *sb, struct fx *fx);
 

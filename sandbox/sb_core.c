@@ -2,8 +2,7 @@
  * sb_core: backend registry (sb_new/sb_free by CLI name), the per-sandbox
  * scratch directory (sandbox.md 3) and the helper binary's location and
  * installation into scratch (sandbox.md 4). Backends themselves live in
- * their own files; the mock backend's ops come from engine/mock and are
- * looked up weakly so that a build without it still links.
+ * their own files (sb_native.c, sb_mock.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,41 +15,21 @@
 
 #include "sandbox/sb_int.h"
 
-/* The CLI reaches these through weak references (engine/cli/cmd_misc.c),
- * and a weak reference does not pull a member out of a static library.
- * Referencing them from this object, which every sandbox user links, keeps
- * `silo doctor` and `silo debug sandbox-exec` in the binary. */
-int cli_sandbox_exec(int argc, char **argv);
-__attribute__((used)) static void (*const sb__keep[])(void) = {
-	(void (*)(void))sb_doctor,
-	(void (*)(void))sb_canaries,
-	(void (*)(void))cli_sandbox_exec,
-	(void (*)(void))sb_mock_set_fixture, /* pulls in sb_mock_ops (same object) */
-};
-
-/* Weak: engine/mock defines it; until it does, "mock" is unavailable. */
-extern const struct sb_ops sb_mock_ops __attribute__((weak));
-
 static const struct backend {
 	const char *name;
 	const struct sb_ops *ops;
 	const char *missing; /* why it is unavailable when ops is NULL */
-} *backends_get(size_t *n)
-{
-	static struct backend tab[3];
-	tab[0] = (struct backend){ "native", &sb_native_ops, NULL };
-	tab[1] = (struct backend){ "mock", &sb_mock_ops, "the mock sandbox is not built in" };
-	tab[2] = (struct backend){ "gvisor", NULL, "the gvisor backend is not built yet" };
-	*n = SL_ARRAY_LEN(tab);
-	return tab;
-}
+} backends[] = {
+	{ "native", &sb_native_ops, NULL },
+	{ "mock", &sb_mock_ops, NULL },
+	{ "gvisor", NULL, "the gvisor backend is not built yet" },
+};
 
 struct sb *sb_new(uv_loop_t *loop, const struct sb_config *cfg, struct sl_err *err)
 {
 	const char *kind = cfg && cfg->kind ? cfg->kind : "native";
-	size_t n;
-	const struct backend *tab = backends_get(&n);
-	for (size_t i = 0; i < n; i++) {
+	const struct backend *tab = backends;
+	for (size_t i = 0; i < SL_ARRAY_LEN(backends); i++) {
 		if (strcmp(tab[i].name, kind))
 			continue;
 		if (!tab[i].ops) {

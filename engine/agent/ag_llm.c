@@ -12,12 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mock/fx.h"
-
-#if __has_include("http/llm.h")
 #include "http/llm.h"
-#define AG_HAVE_LLM 1
-#endif
+#include "mock/fx.h"
 
 struct llm_call {
 	struct ag_agent *a;
@@ -42,10 +38,8 @@ int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *mode
 
 void ag_backend_deinit(struct ag_backend *b)
 {
-#ifdef AG_HAVE_LLM
 	if (b->llm)
 		llm_free(b->llm);
-#endif
 	free(b->cli_name);
 	free(b->model);
 	free(b->id);
@@ -142,7 +136,6 @@ static void fail(struct ag_agent *a, const char *msg)
 	ag_post(a->sess, a, AG_E_LLM_ERROR, e);
 }
 
-#ifdef AG_HAVE_LLM
 static void attempt(struct llm_call *c);
 
 static void retry_cb(uv_timer_t *t)
@@ -219,7 +212,6 @@ static void attempt(struct llm_call *c)
 	a->llm_inflight = 1;
 	a->llm_call_id = id;
 }
-#endif
 
 int ag_llm_call(struct ag_agent *a, struct jv *request)
 {
@@ -244,7 +236,6 @@ int ag_llm_call(struct ag_agent *a, struct jv *request)
 		deliver(a, jv_copy(resp));
 		return 0;
 	}
-#ifdef AG_HAVE_LLM
 	if (s->backend->llm) {
 		struct llm_call *c = sl_xcalloc(1, sizeof *c);
 		c->a = a;
@@ -255,7 +246,6 @@ int ag_llm_call(struct ag_agent *a, struct jv *request)
 		attempt(c);
 		return 0;
 	}
-#endif
 	jv_unref(request);
 	fail(a, "no LLM backend is available in this build");
 	return 0;
@@ -267,7 +257,6 @@ void ag_llm_cancel(struct ag_agent *a)
 		return;
 	a->llm_inflight = 0;
 	a->llm_seq++; /* a late completion is dropped */
-#ifdef AG_HAVE_LLM
 	/* A cancelled attempt never calls back: its context is freed here,
 	 * whether it waits for a retry or is in flight. */
 	struct llm_call *c = NULL;
@@ -281,7 +270,4 @@ void ag_llm_cancel(struct ag_agent *a)
 		free(c);
 	}
 	a->llm_call_id = 0;
-#else
-	uv_timer_stop(&a->retry_timer);
-#endif
 }

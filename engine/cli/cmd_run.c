@@ -23,11 +23,7 @@
 #include "proxy/px.h"
 #include "sandbox/sb.h"
 #include "workspace/ws.h"
-
-#if __has_include("http/llm.h")
 #include "http/llm.h"
-#define RUN_HAVE_LLM 1
-#endif
 
 /* Value types the table cannot express (exit 2); choices are checked by
  * the parser. */

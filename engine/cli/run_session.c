@@ -19,11 +19,7 @@
 #include "proxy/px.h"
 #include "sandbox/sb.h"
 #include "workspace/ws.h"
-
-#if __has_include("http/llm.h")
 #include "http/llm.h"
-#define RUN_HAVE_LLM 1
-#endif
 
 void run_opts_free(struct run_opts *o)
 {
@@ -388,7 +384,6 @@ static int make_backend(struct run *r, struct sl_err *err)
 	}
 	if (!strcmp(o->cfg.llm, "mock"))
 		return 0;
-#ifdef RUN_HAVE_LLM
 	r->backend.llm = llm_new(&r->loop, o->cfg.llm, o->cfg.model, o->cfg.base_url,
 				 o->cfg.api_key_env, o->lua_dir, err);
 	if (!r->backend.llm)
@@ -404,9 +399,6 @@ static int make_backend(struct run *r, struct sl_err *err)
 	if (!o->cfg.has_pricing)
 		ag_pricing_pick(llm_pricing(r->backend.llm), model, &r->backend);
 	return 0;
-#else
-	return sl_err_set(err, SL_EUNAVAIL, "the %s backend is not built in", o->cfg.llm);
-#endif
 }
 
 static int exit_code(struct run *r)
