@@ -1,7 +1,8 @@
 /*
  * The headless frontend (tools.md 5.3, costs.md 6): the CLI prompt is the
- * first input, every later input request gets a fixed reminder that nobody
- * is there, the Exit tool ends the session, and at the end the final
+ * first input, a later input request gets a fixed reminder that nobody is
+ * there (at most max_reminders times; then the session fails with
+ * AG_END_NO_EXIT), the Exit tool ends the session, and at the end the final
  * message and one cost line per backend go to stdout.
  */
 #include <stdio.h>
@@ -11,7 +12,8 @@
 #include "frontends/fe.h"
 
 struct headless {
-	char *prompt; /* owned */
+	char *prompt;  /* owned */
+	int reminders; /* sent so far */
 };
 
 static const char *finish_hint =
@@ -32,6 +34,14 @@ static void want_input(struct fe *fe)
 		free(text);
 		return;
 	}
+	/* A model that never calls Exit would be reminded forever. */
+	if (h->reminders >= fe->sess->opt.max_reminders) {
+		ag_session_fail(fe->sess, AG_END_NO_EXIT,
+				"the model ended %d turn(s) without calling Exit after %d reminder(s) "
+				"(frontend.headless_reminders)", h->reminders + 1, h->reminders);
+		return;
+	}
+	h->reminders++;
 	ag_user_input(fe->sess, reminder, NULL, NULL);
 }
 

@@ -185,6 +185,9 @@ struct ag_options {
 	uint64_t quota_tokens; double quota_usd;
 	int deterministic;
 	int headless;                /* failure limit 1 instead of 8 */
+	int max_turns;               /* model calls of agent-0; 0: no cap */
+	uint64_t timeout_ms;         /* wall time; 0: no limit */
+	int max_reminders;           /* headless: reminders before exit 3 */
 };
 
 struct ag_qev {
@@ -267,6 +270,8 @@ struct ag_session {
 	enum ag_end end;              /* first failure (sticky) */
 	char *end_msg;                /* owned: its message */
 	int failed_turns;             /* consecutive failed top-level turns */
+	int top_turns;                /* model calls of agent-0 so far */
+	uv_timer_t deadline;          /* embedded: --timeout */
 	int upload_n, question_n;
 	void (*on_finished)(struct ag_session *s, void *ud);
 	void *on_finished_ud;
@@ -352,6 +357,7 @@ void ag_cost_line(const struct ag_backend *b, struct sl_buf *out);
 char *ag_system_prompt(const struct jv *report);
 
 #define AG_MAX_DEPTH 3
+#define AG_DEFAULT_REMINDERS 2
 #define AG_MAX_SLOTS 8
 #define AG_INTERRUPTED_TEXT "[interrupted by the user]"
 

@@ -84,6 +84,7 @@ static int act_apply_interrupt(void *obj, void *data)
 static int act_finish(void *obj, void *data)
 {
 	struct ag_session *s = obj;
+	uv_timer_stop(&s->deadline);
 	/* Every live subagent gets its agent_completed bottom-up (ours,
 	 * subagents.md 6), then agent-0 stops. */
 	ag_sub_cancel_pool(s->top, AG_OUT_SHUTDOWN, 1);

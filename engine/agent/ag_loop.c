@@ -45,6 +45,17 @@ static const char *default_system =
 int ag_agent_request(struct ag_agent *a)
 {
 	struct ag_session *s = a->sess;
+	if (a->num == 0 && s->opt.max_turns) {
+		/* A turn is one model call of the top-level agent (as
+		 * --max-turns of other agent CLIs); subagents' do not count. */
+		if (s->top_turns >= s->opt.max_turns) {
+			ag_session_fail(s, AG_END_MAX_TURNS,
+					"all %d turn(s) of the top-level agent are used (--max-turns "
+					"or policy max_turns)", s->opt.max_turns);
+			return SL_ELIMIT;
+		}
+		s->top_turns++;
+	}
 	struct jv *req = jv_obj();
 	jv_set(req, "system", jv_str(s->opt.system_prompt ? s->opt.system_prompt
 							 : default_system));

@@ -33,6 +33,8 @@ struct ag_session *ag_session_new(uv_loop_t *loop, const struct ag_options *opt,
 	s->next_agent_num = 1;
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
+	uv_timer_init(loop, &s->deadline);
+	s->deadline.data = s;
 	s->top = ag_agent_new(s, NULL, NULL);
 	return s;
 }
@@ -73,6 +75,7 @@ void ag_session_free(struct ag_session *s)
 		a = n;
 	}
 	uv_close((uv_handle_t *)&s->idle, NULL);
+	uv_close((uv_handle_t *)&s->deadline, NULL);
 	uv_run(s->loop, UV_RUN_NOWAIT);
 	for (size_t i = 0; i < s->n_tools; i++)
 		ag_tool_clear(&s->tools[i]);
@@ -215,6 +218,18 @@ void ag_note(struct ag_session *s, const char *fmt, ...)
 
 /* ---- session start, input, controls --------------------------------------- */
 
+static void deadline_cb(uv_timer_t *t)
+{
+	struct ag_session *s = t->data;
+	uint64_t ms = s->opt.timeout_ms;
+	if (ms % 1000)
+		ag_session_fail(s, AG_END_TIMEOUT, "%llu ms of wall time used (--timeout)",
+				(unsigned long long)ms);
+	else
+		ag_session_fail(s, AG_END_TIMEOUT, "%llu s of wall time used (--timeout)",
+				(unsigned long long)(ms / 1000));
+}
+
 void ag_session_start(struct ag_session *s, const struct jv *access_report)
 {
 	struct jv *p = jv_obj();
@@ -226,6 +241,8 @@ void ag_session_start(struct ag_session *s, const struct jv *access_report)
 	p = jv_obj();
 	jv_set(p, "report", access_report ? jv_copy(access_report) : jv_obj());
 	ag_emit(s, "access_report_updated", p);
+	if (s->opt.timeout_ms)
+		uv_timer_start(&s->deadline, deadline_cb, s->opt.timeout_ms, 0);
 	ag_post(s, s->top, AG_E_WANT_INPUT, NULL);
 }
 

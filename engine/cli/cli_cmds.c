@@ -32,6 +32,8 @@ static const struct cli_opt run_opts[] = {
 	{ "base-url", 1, 0, "URL", "provider base URL" },
 	{ "quota-tokens", 1, 0, "N", "session token quota (all agents together)" },
 	{ "quota-usd", 1, 0, "USD", "session dollar quota (all agents together)" },
+	{ "max-turns", 1, 0, "N", "at most N model calls of the top-level agent (exit 3)" },
+	{ "timeout", 1, 0, "DURATION", "wall-time limit, e.g. 90s, 20m, 1h (exit 3)" },
 	{ "sandbox", 1, 0, "KIND", "sandbox backend (default auto: the best that works here)",
 	  SANDBOXES },
 	{ "allow-read", 1, 1, "PATH", "extra read-only path inside the sandbox", NULL, CLI_K_FILE },

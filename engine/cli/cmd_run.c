@@ -25,6 +25,23 @@
 #include "workspace/ws.h"
 #include "http/llm.h"
 
+/* "90", "90s", "500ms", "20m", "1h": > 0 and at most a week; 0 if bad. */
+static uint64_t parse_duration(const char *v)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (end == v || errno || v[0] == '-' || !n || n > 7ull * 24 * 3600 * 1000)
+		return 0;
+	for (size_t i = 0; i < SL_ARRAY_LEN(units); i++)
+		if (!strcmp(end, units[i].unit))
+			return n * units[i].ms <= 7ull * 24 * 3600 * 1000 ? n * units[i].ms : 0;
+	return 0;
+}
+
 /* Value types the table cannot express (exit 2); choices are checked by
  * the parser. */
 static int check_flags(struct cli_args *a, struct run_opts *o)
@@ -47,6 +64,17 @@ static int check_flags(struct cli_args *a, struct run_opts *o)
 		o->has_quota_usd = 1;
 		o->quota_usd = d;
 	}
+	if ((v = cli_get(a, "max-turns"))) {
+		char *end;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		if (!*v || *end || errno || n < 1 || n > 1000000)
+			return cli_usage_error(a, "--max-turns needs an integer from 1 to 1000000, not '%s'", v);
+		o->max_turns = (int)n;
+	}
+	if ((v = cli_get(a, "timeout")) && !(o->timeout_ms = parse_duration(v)))
+		return cli_usage_error(a, "--timeout needs a duration such as 90s, 500ms, 20m or 1h "
+				       "(at most a week), not '%s'", v);
 	if ((v = cli_get(a, "listen"))) {
 		const char *colon = strrchr(v, ':');
 		char *end;
@@ -101,6 +129,8 @@ static int layer(struct cli_args *a, struct run_opts *o, struct sl_err *err)
 		o->has_quota_usd = 1;
 		o->quota_usd = c->quota_usd;
 	}
+	if (!o->max_turns)
+		o->max_turns = o->pol.max_turns; /* flag > policy */
 	/* Lists are replaced wholesale by the last layer that sets them. */
 	char **fl = cli_all(a, "allow-read", &n);
 	o->read_allowlist = n ? strv_dup(fl, n)

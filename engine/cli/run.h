@@ -14,6 +14,8 @@ struct run_opts {
 	int deterministic, create, mock_proxy, print_access;
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;
+	int max_turns;           /* 0: no cap */
+	uint64_t timeout_ms;     /* 0: no limit */
 	char **read_allowlist, **allowed_domains, **allow_risky; /* owned */
 	struct jv *credentials;  /* owned array */
 };

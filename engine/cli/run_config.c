@@ -78,6 +78,7 @@ static const struct key keys[] = {
 	{ "frontend.kind", JV_STRING, F(frontend) },
 	{ "frontend.listen_addr", JV_STRING, F(listen) },
 	{ "frontend.headless_prompt", JV_STRING, F(prompt) },
+	{ "frontend.headless_reminders", JV_INT, (size_t)-1 },
 	{ "frontend.issue_pairing_code", JV_BOOL, (size_t)-1 },
 	{ "frontend.tls_cert_path", JV_STRING, (size_t)-1 },
 	{ "frontend.tls_key_path", JV_STRING, (size_t)-1 },
@@ -145,6 +146,12 @@ static int check(struct run_config *c, const struct jv *t, const char *prefix, c
 			*field = sl_xstrdup(jv_str_val(v));
 		} else if (!strcmp(path, "llm.max_tokens")) {
 			c->max_tokens = jv_int_val(v);
+		} else if (!strcmp(path, "frontend.headless_reminders")) {
+			if (jv_int_val(v) < 0 || jv_int_val(v) > 1000)
+				return sl_err_set(err, SL_EPARSE,
+						  "config %s: '%s' must be from 0 to 1000", file, path);
+			c->has_reminders = 1;
+			c->reminders = (int)jv_int_val(v);
 		} else if (!strcmp(path, "llm.pricing")) {
 			c->has_pricing = 1;
 			c->price_in = jv_num_val(jv_get(v, "usd_per_million_input_tokens"));

@@ -11,6 +11,7 @@ struct run_config {
 	char *harness_id, *workspace;
 	char *llm, *model, *api_key_env, *base_url, *local_cmd, *system_prompt;
 	int64_t max_tokens;
+	int has_reminders, reminders; /* headless reminders before exit 3 */
 	int has_pricing; double price_in, price_out;
 	int has_quota_tokens, has_quota_usd; uint64_t quota_tokens; double quota_usd;
 	char *sandbox, *frontend, *prompt, *listen, *journal, *scratch_root;

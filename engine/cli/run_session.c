@@ -496,6 +496,9 @@ int run_session(struct run_opts *o)
 		.quota_usd = o->quota_usd,
 		.deterministic = o->deterministic,
 		.headless = !strcmp(o->cfg.frontend, "headless"),
+		.max_turns = o->max_turns,
+		.timeout_ms = o->timeout_ms,
+		.max_reminders = o->cfg.has_reminders ? o->cfg.reminders : AG_DEFAULT_REMINDERS,
 	};
 	r.s = ag_session_new(&r.loop, &ao, &r.clock, r.jn);
 	r.s->sandbox = r.sb;

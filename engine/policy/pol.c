@@ -432,6 +432,16 @@ static int apply_quota(struct polb *b)
 	return 0;
 }
 
+static int apply_max_turns(struct polb *b)
+{
+	lua_State *L = b->L;
+
+	if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 1000000)
+		return fail(b, "max_turns: must be an integer from 1 to 1000000");
+	b->p->max_turns = (int)lua_tointeger(L, -1);
+	return 0;
+}
+
 /* hosts / upstream_ca: a map of string -> string. */
 static struct jv *str_map(struct polb *b, const char *key, int paths)
 {
@@ -532,7 +542,7 @@ static int apply_all(lua_State *L)
 		"read_allowlist", "allow_risky_paths", "allowed_domains", "credentials",
 		"quota",          "tools",             "disable_tools",   "upstream_ca",
 		"tunnel_domains", "placeholders",      "review_rules",    "hooks",
-		"hosts",          NULL,
+		"hosts",          "max_turns",         NULL,
 	};
 	static const struct {
 		const char *key;
@@ -551,7 +561,7 @@ static int apply_all(lua_State *L)
 		"read_allowlist", "allow_risky_paths", "allowed_domains", "tunnel_domains",
 		"disable_tools", "review_rules", "credentials", "placeholders", "quota", "tools",
 		"hooks", "hosts", "upstream_ca", "host", "header", "env", "format", "method",
-		"path", "tokens", "usd", "name", "run", NULL,
+		"path", "tokens", "usd", "name", "run", "max_turns", NULL,
 	};
 	struct polb *b = lua_touserdata(L, 1);
 	struct pol *p = b->p;
@@ -600,6 +610,7 @@ static int apply_all(lua_State *L)
 	WITH("credentials", apply_credentials(b));
 	WITH("placeholders", apply_placeholders(b));
 	WITH("quota", apply_quota(b));
+	WITH("max_turns", apply_max_turns(b));
 	WITH("tools", apply_tools(b));
 	WITH("hooks", check_hooks(b));
 	if (rawfield(L, 1, "hosts") != LUA_TNIL) {

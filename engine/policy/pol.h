@@ -27,6 +27,7 @@ struct pol {
 	struct jv *upstream_ca;     /* object or NULL */
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;
+	int max_turns;              /* 0: none */
 	/* Policy files as loaded: path + sha256, and the Lua state holding
 	 * their hooks and extra tools (tables by registry ref). */
 	struct pol_file { char *path; char sha256[65]; int ref; } *files; size_t n_files;
