@@ -7,7 +7,9 @@ FIX="$SILO_SRC/tests/fixtures"
 T=$(mktemp -d "${TMPDIR:-/tmp}/silo-test.XXXXXX")
 export LLMDEVSILO_STATE_DIR="$T/state"
 export SILO_LUA_DIR="$SILO_SRC/lua"
-cleanup() { local rc=$?; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T" 2>/dev/null; exit $rc; }
+# set +e: under set -e a chmod racing a vanishing file would turn a pass
+# into a failure with no message.
+cleanup() { local rc=$?; set +e; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T" 2>/dev/null; exit $rc; }
 trap cleanup EXIT
 WS="$T/ws"
 mkdir -p "$WS"
