@@ -59,6 +59,28 @@ check "--version on a subcommand" sh -c "'$SILO_BIN' doctor --version | grep -q 
 check "--help as an option's value is the value" sh -c "! '$SILO_BIN' run --prompt --help 2>/dev/null | grep -q '^usage'"
 
 
+# colour: only on a terminal (script(1) gives one), never with NO_COLOR set
+# or TERM=dumb; the unlock review of a real change is what is coloured
+if command -v script >/dev/null && "$SILO_BIN" doctor >/dev/null 2>&1; then
+	unlock_with() { # unlock_with OUT ENV...: a session changes a file, then unlock on a pty
+		local out=$1 c="$T/colour-$1"; shift
+		cp -r "$FIX/demo-project" "$c"
+		"$SILO_BIN" run --workspace "$c" --create --llm mock --sandbox native \
+			--frontend headless --script "$FIX/demo.lua" --prompt fix >/dev/null 2>&1
+		if [ "$1" = pipe ]; then
+			TERM=xterm "$SILO_BIN" workspace unlock "$c" >"$T/$out" 2>&1
+		else
+			script -qec "env $* '$SILO_BIN' workspace unlock '$c'" /dev/null </dev/null >"$T/$out" 2>&1
+		fi
+		grep -q 'calc.sh' "$T/$out"
+	}
+	esc=$'\033['
+	check "colour on a terminal" sh -c "$(declare -f unlock_with); T='$T' FIX='$FIX' SILO_BIN='$SILO_BIN'; unlock_with c1 TERM=xterm && grep -qF '${esc}3' '$T/c1'"
+	for v in "NO_COLOR=1 TERM=xterm" "TERM=dumb" "pipe"; do
+		check "no colour with $v" sh -c "$(declare -f unlock_with); T='$T' FIX='$FIX' SILO_BIN='$SILO_BIN'; unlock_with c-${v%%=*} $v && ! grep -qF '${esc}3' '$T/c-${v%%=*}'"
+	done
+fi
+
 # completion from the table
 comp() { "$SILO_BIN" __complete "$@"; }
 check "completes commands" sh -c "'$SILO_BIN' __complete wor | grep -qx workspace"

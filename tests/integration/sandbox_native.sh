@@ -9,6 +9,13 @@ set -u
 . "$SILO_SRC/tests/security/lib/sandbox.bash"
 sb_init
 T=$SB_T
+# an allowlist entry and a sibling every test user can reach (the source
+# tree may sit in a home directory the unprivileged user cannot enter)
+RO=$T/tree
+mkdir -p "$RO/docs" "$RO/engine"
+echo doc >"$RO/docs/a.md"
+echo code >"$RO/engine/b.c"
+chmod -R a+rX "$RO"
 
 # A fake "proxy" on host loopback: answers every connection with one
 # HTTP response, so the relay path sandbox -> helper -> proxy.sock -> TCP
@@ -73,9 +80,9 @@ $(id -u "$SB_USER")"
 	out=$(sb_exec --workspace "$WS" --proxy "127.0.0.1:$PPORT" -- curl -sS --max-time 5 http://example.com/path 2>&1)
 	sb_check "relay pipes to the proxy address" grep -q 'fake-proxy saw: GET http://example.com/path HTTP/1.1' <<<"$out"
 
-	out=$(sb_exec --workspace "$WS" --access --allow-read "$SILO_SRC/docs" 2>&1)
-	sb_check "access report" grep -q "\"sandbox_kind\":\"linux-native\",\"workspace_mount\":\"/workspace\",\"scratch_dir\":\"/scratch\",\"readable_paths\":\[\"$SILO_SRC/docs\",\"/usr\"" <<<"$out"
-	out=$(sb_exec --workspace "$WS" --allow-read "$SILO_SRC/docs" -- sh -c "ls $SILO_SRC/docs >/dev/null && ! touch $SILO_SRC/docs/x 2>/dev/null && ! ls $SILO_SRC/engine 2>/dev/null && echo ro-ok" 2>&1)
+	out=$(sb_exec --workspace "$WS" --access --allow-read "$RO/docs" 2>&1)
+	sb_check "access report" grep -q "\"sandbox_kind\":\"linux-native\",\"workspace_mount\":\"/workspace\",\"scratch_dir\":\"/scratch\",\"readable_paths\":\[\"$RO/docs\",\"/usr\"" <<<"$out"
+	out=$(sb_exec --workspace "$WS" --allow-read "$RO/docs" -- sh -c "ls $RO/docs >/dev/null && ! touch $RO/docs/x 2>/dev/null && ! ls $RO/engine 2>/dev/null && echo ro-ok" 2>&1)
 	sb_check "allowlist entry readable, read-only, siblings hidden" test "$out" = ro-ok
 	out=$(sb_exec --workspace "$WS" --allow-read /nonexistent/path -- true 2>&1)
 	sb_check "missing allowlist entry is a start error" grep -q 'error: --allow-read /nonexistent/path' <<<"$out"

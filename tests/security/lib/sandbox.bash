@@ -20,9 +20,17 @@ sb_init() {
 		[ -x "$SILO_BUILD/silo-helper" ] || sb_skip "silo-helper not built"
 		SILO_HELPER_BIN=$SILO_BUILD/silo-helper
 	fi
-	export SILO_HELPER_BIN
 	SB_T=$(mktemp -d /tmp/silo-sbtest.XXXXXX)
 	chmod 755 "$SB_T"
+	# the unprivileged user may not reach the build tree (a clone in root's
+	# 0700 home): it runs copies staged where it can read them
+	if [ "$(id -u)" = 0 ]; then
+		mkdir -m 755 "$SB_T/bin"
+		cp "${SB_DRV[0]}" "$SILO_HELPER_BIN" "$SB_T/bin/"
+		SB_DRV[0]=$SB_T/bin/${SB_DRV[0]##*/}
+		SILO_HELPER_BIN=$SB_T/bin/${SILO_HELPER_BIN##*/}
+	fi
+	export SILO_HELPER_BIN
 	# scratch directories of the sandboxes under test go here, so a test can
 	# check that none is left behind
 	mkdir -m 1777 "$SB_T/scratch-root"

@@ -104,9 +104,13 @@ TEST(read_file)
 	snprintf(want, sizeof want, "cannot read %s: Is a directory (os error 21)", d);
 	CHECK_STR(hh_err(f), want);
 	jv_unref(f);
+	/* where an offset past any file fails (the seek or the read), and with
+	 * which errno, is the filesystem's choice (tmpfs and ext4 differ) */
 	f = req(&h, "\"op\":\"read\",\"path\":\"%s/a.txt\",\"offset\":9223372036854775807", d);
-	snprintf(want, sizeof want, "cannot seek in %s/a.txt: Invalid argument (os error 22)", d);
-	CHECK_STR(hh_err(f), want);
+	const char *e = hh_err(f);
+	snprintf(want, sizeof want, " %s/a.txt: ", d);
+	CHECK(e && (!strncmp(e, "cannot seek in ", 15) || !strncmp(e, "cannot read ", 12)) &&
+	      strstr(e, want) && strstr(e, "(os error "));
 	jv_unref(f);
 	CHECK(hh_stop(&h) == 0);
 }
