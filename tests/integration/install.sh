@@ -56,7 +56,9 @@ session "$T/copied" copied
 
 if command -v cpack >/dev/null && command -v dpkg-deb >/dev/null; then
 	(cd "$B" && cpack -G "DEB;TGZ" -B "$T/pkg") >"$T/cpack.log" 2>&1
-	check "cpack builds a .deb and a tarball" test $? -eq 0
+	rc=$?
+	check "cpack builds a .deb and a tarball" test $rc -eq 0
+	[ $rc -eq 0 ] || sed 's/^/# /' "$T/cpack.log" | tail -20
 	deb=$(ls "$T"/pkg/*.deb 2>/dev/null | head -n1)
 	tgz=$(ls "$T"/pkg/*.tar.gz 2>/dev/null | head -n1)
 	if [ -n "$deb" ]; then
