@@ -57,12 +57,15 @@ function M.retry_after(headers)
 	return nil
 end
 
+-- At most n bytes of s, as valid UTF-8: provider bodies end up in error
+-- messages, and the engine accepts only UTF-8 strings (a cut through a
+-- multi-byte character, or a non-UTF-8 body, becomes U+FFFD).
 local function clip(s, n)
 	s = tostring(s or "")
 	if #s > n then
-		return string.sub(s, 1, n) .. "..."
+		return silo.utf8.lossy(string.sub(s, 1, n)) .. "..."
 	end
-	return s
+	return silo.utf8.lossy(s)
 end
 M.clip = clip
 
