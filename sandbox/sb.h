@@ -35,6 +35,12 @@ struct sb_config {
 	const char *const *extra_env; /* "NAME=value" placeholders, NULL-terminated */
 	const char *const *notes;  /* extra access-report notes (lock caveats) */
 	int deterministic;
+	struct sb_limits {         /* policy `sandbox`; 0 = the default */
+		uint64_t tmpfs_bytes;  /* each tmpfs: /tmp, /dev/shm, scratch home, tmp */
+		uint64_t tmpfs_inodes; /* each tmpfs */
+		uint64_t memory_bytes; /* the whole sandbox (cgroup) or each process */
+		int pids_max;          /* processes in the sandbox */
+	} limits;
 };
 
 /* Completion of one helper request. On success result is the Ok payload

@@ -1,13 +1,16 @@
 /*
- * sb_cgroup: a best-effort process limit for a native sandbox, so a fork
- * bomb inside cannot exhaust the host's pids. Uses the cgroup v1 `pids`
- * hierarchy or a cgroup v2 tree with the pids controller enabled, when the
- * harness may create groups there (as root here; an unprivileged harness
- * needs delegation). When neither works the sandbox runs without the limit
- * and the access report says so (`silo doctor` shows the controllers).
+ * sb_cgroup: best-effort process and memory limits for a native sandbox, so
+ * a fork bomb or a memory hog inside cannot exhaust the host. Uses the
+ * cgroup v1 `pids` and `memory` hierarchies, or one cgroup v2 group when
+ * the root's subtree_control enables the controllers, wherever the harness
+ * may create groups (as root here; an unprivileged harness needs
+ * delegation). What could not be set is reported as 0 and the native
+ * backend falls back to rlimits (sb_native.c); the access report and
+ * `silo doctor` say which.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,9 @@
 
 #include "sandbox/sb_int.h"
 
-#define SB_PIDS_MAX 4096
+#define V1_PIDS "/sys/fs/cgroup/pids"
+#define V1_MEMORY "/sys/fs/cgroup/memory"
+#define V2_ROOT "/sys/fs/cgroup"
 
 static int write_to(const char *dir, const char *file, const char *val)
 {
@@ -31,12 +36,81 @@ static int write_to(const char *dir, const char *file, const char *val)
 	return n == (ssize_t)strlen(val) ? 0 : -1;
 }
 
+/* A new group under root with file=val set; owned dir or NULL. */
+static char *make_group(const char *root, const char *id, const char *file, const char *val)
+{
+	char *dir = sl_xasprintf("%s/silo-%s", root, id);
+	if (mkdir(dir, 0755)) {
+		free(dir);
+		return NULL;
+	}
+	if (write_to(dir, file, val)) {
+		rmdir(dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static int v2_has(const char *controller)
+{
+	char *ctl = sl_read_file(V2_ROOT "/cgroup.subtree_control", NULL, 4096, NULL);
+	int ok = ctl && strstr(ctl, controller);
+	free(ctl);
+	return ok;
+}
+
+void sb__cgroup_open(struct sb_cg *cg, int pids_max, uint64_t mem_max)
+{
+	memset(cg, 0, sizeof(*cg));
+	char id[13], pv[32], mv[32];
+	sl_random_id(id);
+	snprintf(pv, sizeof(pv), "%d", pids_max);
+	snprintf(mv, sizeof(mv), "%" PRIu64, mem_max);
+	/* v1: a hierarchy per controller; its root has no limit file but
+	 * must be writable for us */
+	if (pids_max > 0 && !access(V1_PIDS, W_OK) &&
+	    (cg->dir[cg->n] = make_group(V1_PIDS, id, "pids.max", pv))) {
+		cg->n++;
+		cg->pids_max = pids_max;
+	}
+	if (mem_max && !access(V1_MEMORY, W_OK) &&
+	    (cg->dir[cg->n] = make_group(V1_MEMORY, id, "memory.limit_in_bytes", mv))) {
+		/* with swap, the same bound on memory plus swap (absent
+		 * without swap accounting: ignored) */
+		write_to(cg->dir[cg->n], "memory.memsw.limit_in_bytes", mv);
+		cg->n++;
+		cg->mem_max = mem_max;
+	}
+	if (cg->pids_max && cg->mem_max)
+		return;
+	/* v2: one group for both, when the controllers are delegated */
+	int want_p = pids_max > 0 && !cg->pids_max && v2_has("pids");
+	int want_m = mem_max && !cg->mem_max && v2_has("memory");
+	if (!want_p && !want_m)
+		return;
+	char *dir = sl_xasprintf(V2_ROOT "/silo-%s", id);
+	if (mkdir(dir, 0755)) {
+		free(dir);
+		return;
+	}
+	if (want_p && !write_to(dir, "pids.max", pv))
+		cg->pids_max = pids_max;
+	if (want_m && !write_to(dir, "memory.max", mv)) {
+		write_to(dir, "memory.swap.max", "0");
+		cg->mem_max = mem_max;
+	}
+	cg->v2 = 1;
+	cg->dir[cg->n++] = dir;
+}
+
 /* Moving a process between cgroup v1 groups waits for an RCU grace period
- * (~20 ms on our machines): the move runs on a thread while the child sets
- * itself up, and is joined before the helper can fork. */
+ * (~20 ms on our machines, per hierarchy): the moves run on a thread while
+ * the child sets itself up, and are joined before the helper can fork. */
 struct mover {
 	pthread_t th;
-	char *dir; /* owned */
+	char *dir[SB_CG_MAX]; /* owned copies */
+	size_t n;
 	pid_t pid;
 	int rc;
 };
@@ -46,63 +120,20 @@ static void *move_main(void *arg)
 	struct mover *m = arg;
 	char pidv[32];
 	snprintf(pidv, sizeof(pidv), "%d", (int)m->pid);
-	m->rc = write_to(m->dir, "cgroup.procs", pidv);
+	for (size_t i = 0; i < m->n; i++)
+		if (write_to(m->dir[i], "cgroup.procs", pidv))
+			m->rc = -1;
 	return NULL;
 }
 
-char *sb__cgroup_limit(pid_t pid, int *limit)
+struct sb_cgmove *sb__cgroup_move_start(const struct sb_cg *cg, pid_t pid)
 {
-	static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" };
-	const char *off = getenv("SILO_SANDBOX_PIDS_MAX");
-	if (off && !strcmp(off, "0")) {
-		*limit = 0;
+	if (!cg->n)
 		return NULL;
-	}
-	char id[13], val[32];
-	sl_random_id(id);
-	for (size_t i = 0; i < SL_ARRAY_LEN(roots); i++) {
-		char probe[256];
-		snprintf(probe, sizeof(probe), "%s/pids.max", roots[i]);
-		/* v1: the hierarchy root has no pids.max but tasks; v2: the
-		 * controller must be listed in the root's subtree_control */
-		if (i == 0 && access(roots[i], W_OK))
-			continue;
-		if (i == 1) {
-			char *ctl = sl_read_file("/sys/fs/cgroup/cgroup.subtree_control", NULL, 4096,
-						 NULL);
-			int ok = ctl && strstr(ctl, "pids");
-			free(ctl);
-			if (!ok)
-				continue;
-		}
-		char *dir = sl_xasprintf("%s/silo-%s", roots[i], id);
-		if (mkdir(dir, 0755)) {
-			free(dir);
-			continue;
-		}
-		/* SILO_SANDBOX_PIDS_MAX lowers the limit (tests) */
-		const char *ev = getenv("SILO_SANDBOX_PIDS_MAX");
-		int max = ev && atoi(ev) > 0 && atoi(ev) < SB_PIDS_MAX ? atoi(ev) : SB_PIDS_MAX;
-		snprintf(val, sizeof(val), "%d", max);
-		char pidv[32];
-		snprintf(pidv, sizeof(pidv), "%d", (int)pid);
-		if (write_to(dir, "pids.max", val) ||
-		    (pid > 0 && write_to(dir, "cgroup.procs", pidv))) {
-			rmdir(dir);
-			free(dir);
-			continue;
-		}
-		*limit = max;
-		return dir;
-	}
-	*limit = 0;
-	return NULL;
-}
-
-struct sb_cgmove *sb__cgroup_move_start(const char *dir, pid_t pid)
-{
 	struct mover *m = sl_xcalloc(1, sizeof(*m));
-	m->dir = sl_xstrdup(dir);
+	for (size_t i = 0; i < cg->n; i++)
+		m->dir[i] = sl_xstrdup(cg->dir[i]);
+	m->n = cg->n;
 	m->pid = pid;
 	if (pthread_create(&m->th, NULL, move_main, m)) {
 		move_main(m);
@@ -119,20 +150,79 @@ int sb__cgroup_move_join(struct sb_cgmove *mv)
 	if (m->th)
 		pthread_join(m->th, NULL);
 	int rc = m->rc;
-	free(m->dir);
+	for (size_t i = 0; i < m->n; i++)
+		free(m->dir[i]);
 	free(m);
 	return rc;
 }
 
-void sb__cgroup_remove(const char *dir)
+void sb__cgroup_kill(const struct sb_cg *cg)
 {
-	/* the sandbox's processes are gone (reaped) before this runs; the
-	 * kernel may take a moment to drop them from the group */
-	for (int i = 0; dir && i < 50; i++) {
-		if (!rmdir(dir) || errno == ENOENT)
-			return;
-		usleep(2000);
+	/* v2 only: every process of the sandbox, even one that left the pid
+	 * namespace's view, is in the group */
+	if (cg->v2 && cg->n)
+		write_to(cg->dir[cg->n - 1], "cgroup.kill", "1");
+}
+
+void sb__cgroup_close(struct sb_cg *cg)
+{
+	for (size_t k = 0; k < cg->n; k++) {
+		/* the sandbox's processes are gone (reaped) before this runs;
+		 * the kernel may take a moment to drop them from the group */
+		int i;
+		for (i = 0; i < 50; i++) {
+			if (!rmdir(cg->dir[k]) || errno == ENOENT)
+				break;
+			usleep(2000);
+		}
+		if (i == 50)
+			SL_WARN("sandbox", "could not remove cgroup %s: %s", cg->dir[k],
+				strerror(errno));
+		free(cg->dir[k]);
 	}
-	if (dir)
-		SL_WARN("sandbox", "could not remove cgroup %s: %s", dir, strerror(errno));
+	memset(cg, 0, sizeof(*cg));
+}
+
+/* ---- the limits in force ---- */
+
+static uint64_t env_mb(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	if (!v || !*v)
+		return 0;
+	unsigned long long mb = strtoull(v, &end, 10);
+	return *end || mb == 0 || mb > (1ull << 30) ? 0 : (uint64_t)mb << 20;
+}
+
+static uint64_t half_ram(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 0;
+}
+
+void sb__limits_resolve(const struct sb_limits *in, struct sb_limits *out)
+{
+	*out = *in;
+	if (!out->tmpfs_bytes)
+		out->tmpfs_bytes = SB_TMPFS_BYTES_DEFAULT;
+	if (!out->tmpfs_inodes)
+		out->tmpfs_inodes = SB_TMPFS_INODES_DEFAULT;
+	if (!out->memory_bytes) {
+		uint64_t h = half_ram();
+		out->memory_bytes = h && h < SB_MEMORY_BYTES_MAX_DEFAULT ? h
+									 : SB_MEMORY_BYTES_MAX_DEFAULT;
+	}
+	if (!out->pids_max)
+		out->pids_max = SB_PIDS_MAX_DEFAULT;
+	uint64_t t = env_mb("SILO_SANDBOX_TMPFS_MB"), m = env_mb("SILO_SANDBOX_MEMORY_MB");
+	if (t && t < out->tmpfs_bytes)
+		out->tmpfs_bytes = t;
+	if (m && m < out->memory_bytes)
+		out->memory_bytes = m;
+	const char *p = getenv("SILO_SANDBOX_PIDS_MAX");
+	if (p && !strcmp(p, "0"))
+		out->pids_max = 0;
+	else if (p && atoi(p) > 0 && atoi(p) < out->pids_max)
+		out->pids_max = atoi(p);
 }

@@ -123,17 +123,36 @@ char *sb__helper_find(struct sl_err *err);
 int sb__helper_install(const char *scratch, struct sl_err *err);
 void sb__note(struct sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- limits (sb_cgroup.c) ---- */
+
+#define SB_TMPFS_BYTES_DEFAULT (1ull << 30)
+#define SB_TMPFS_INODES_DEFAULT 262144ull
+#define SB_MEMORY_BYTES_MAX_DEFAULT (8ull << 30) /* or half the RAM if less */
+#define SB_PIDS_MAX_DEFAULT 4096
+/* The limits in force: the configured ones, defaults for 0, lowered (never
+ * raised) by SILO_SANDBOX_TMPFS_MB, SILO_SANDBOX_MEMORY_MB and
+ * SILO_SANDBOX_PIDS_MAX (tests; PIDS_MAX=0 turns the process limit off). */
+void sb__limits_resolve(const struct sb_limits *in, struct sb_limits *out);
+
 /* ---- sb_cgroup.c ---- */
 
-/* Creates a pids-limited cgroup when the host allows it (and moves pid
- * into it when pid > 0); returns the group's directory (owned) and *limit,
- * or NULL with *limit = 0. */
-char *sb__cgroup_limit(pid_t pid, int *limit);
-/* Moves pid into dir on a thread; join returns 0 when it got there. */
+#define SB_CG_MAX 2
+/* The sandbox's cgroups: v1 pids and memory groups, or one v2 group. */
+struct sb_cg {
+	char *dir[SB_CG_MAX]; /* owned */
+	size_t n;
+	int v2;               /* dir[n-1] is a v2 group (has cgroup.kill) */
+	int pids_max;         /* in force, 0 = none */
+	uint64_t mem_max;     /* bytes in force, 0 = none */
+};
+/* Creates what the host allows (best effort; 0 asks for nothing). */
+void sb__cgroup_open(struct sb_cg *cg, int pids_max, uint64_t mem_max);
+/* Moves pid into every group on a thread; join returns 0 when it got there. */
 struct sb_cgmove;
-struct sb_cgmove *sb__cgroup_move_start(const char *dir, pid_t pid);
+struct sb_cgmove *sb__cgroup_move_start(const struct sb_cg *cg, pid_t pid);
 int sb__cgroup_move_join(struct sb_cgmove *m);
-void sb__cgroup_remove(const char *dir);
+void sb__cgroup_kill(const struct sb_cg *cg);
+void sb__cgroup_close(struct sb_cg *cg);
 
 /* ---- sb_seccomp.c ---- */
 

@@ -134,9 +134,12 @@ static int add_caches(struct sb_mplan *p, const char *cache_dir, struct sl_err *
 
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       const char *const *allow, const char *cache_dir,
-			       const char *helper, struct sl_err *err)
+			       const char *helper, const struct sb_limits *lim,
+			       struct sl_err *err)
 {
 	struct sb_mplan *p = sl_xcalloc(1, sizeof(*p));
+	p->tmpfs_bytes = lim->tmpfs_bytes;
+	p->tmpfs_inodes = lim->tmpfs_inodes;
 	size_t nallow = 0;
 	while (allow && allow[nallow])
 		nallow++;
@@ -361,8 +364,17 @@ static int write_text(const char *path, const char *text, char *eb, size_t ebn)
 	return 0;
 }
 
-static int setup_dev(char *eb, size_t ebn)
+/* Options of a writable tmpfs: its mode and the plan's size limits. */
+static void tmpfs_data(const struct sb_mplan *p, unsigned mode, char *out, size_t n)
 {
+	snprintf(out, n, "mode=%o,size=%llu,nr_inodes=%llu", mode,
+		 (unsigned long long)p->tmpfs_bytes, (unsigned long long)p->tmpfs_inodes);
+}
+
+static int setup_dev(const struct sb_mplan *p, char *eb, size_t ebn)
+{
+	char shm[96];
+	tmpfs_data(p, 01777, shm, sizeof(shm));
 	if (mkdir("/dev", 0755))
 		FAIL("mkdir", "/dev");
 	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m"))
@@ -381,7 +393,7 @@ static int setup_dev(char *eb, size_t ebn)
 	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620"))
 		FAIL("mount devpts", "/dev/pts");
-	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm))
 		FAIL("mount tmpfs", "/dev/shm");
 	static const char *const links[][2] = {
 		{ "pts/ptmx", "/dev/ptmx" },       { "/proc/self/fd", "/dev/fd" },
@@ -424,12 +436,12 @@ static int setup_proc(char *eb, size_t ebn)
 	return 0;
 }
 
-static int run_op(const struct sb_mount_op *op, char *eb, size_t ebn)
+static int run_op(const struct sb_mplan *p, const struct sb_mount_op *op, char *eb, size_t ebn)
 {
 	switch (op->type) {
 	case MOP_TMPFS: {
-		char data[32];
-		snprintf(data, sizeof(data), "mode=%o", op->mode);
+		char data[96];
+		tmpfs_data(p, op->mode, data, sizeof(data));
 		if (mkdirs(op->dst, 0755))
 			FAIL("mkdir", op->dst);
 		if (mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, data))
@@ -437,7 +449,7 @@ static int run_op(const struct sb_mount_op *op, char *eb, size_t ebn)
 		return 0;
 	}
 	case MOP_DEV:
-		return setup_dev(eb, ebn);
+		return setup_dev(p, eb, ebn);
 	case MOP_PROC:
 		return setup_proc(eb, ebn);
 	case MOP_SYMLINK:
@@ -482,7 +494,7 @@ int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb
 	if (chdir("/"))
 		FAIL("chdir", "/");
 	for (size_t i = 0; i < p->n; i++)
-		if (run_op(&p->ops[i], eb, ebn))
+		if (run_op(p, &p->ops[i], eb, ebn))
 			return -1;
 	/* synthesized /etc: one user, localhost only, no resolv.conf */
 	char text[512];

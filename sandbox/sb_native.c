@@ -171,6 +171,17 @@ int sb__confine(const struct sb_child *c, int *ll_abi, char *eb, size_t ebn)
 			nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	/* the fallbacks where no cgroup holds the sandbox (sb_cgroup.c) */
+	if (c->rl_nproc > 0) {
+		struct rlimit r = { (rlim_t)c->rl_nproc, (rlim_t)c->rl_nproc };
+		if (setrlimit(RLIMIT_NPROC, &r))
+			CFAIL("RLIMIT_NPROC: %s", strerror(errno));
+	}
+	if (c->rl_data) {
+		struct rlimit r = { (rlim_t)c->rl_data, (rlim_t)c->rl_data };
+		if (setrlimit(RLIMIT_DATA, &r))
+			CFAIL("RLIMIT_DATA: %s", strerror(errno));
+	}
 	return sb__lockdown(c, ll_abi, eb, ebn);
 }
 
@@ -274,18 +285,8 @@ static long long mono_ms(void)
 
 static void reap(struct sb_native *n)
 {
-	if (n->cgroup && n->pid > 0) {
-		/* every process of the sandbox, even one that left the pid
-		 * namespace's view, is in the group */
-		char *kill_file = sl_xasprintf("%s/cgroup.kill", n->cgroup);
-		int fd = open(kill_file, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			ssize_t w = write(fd, "1", 1);
-			SL_UNUSED(w);
-			close(fd);
-		}
-		free(kill_file);
-	}
+	if (n->pid > 0)
+		sb__cgroup_kill(&n->cg);
 	if (n->pid > 0) {
 		if (n->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, n->pidfd, SIGKILL, NULL, 0);
@@ -300,9 +301,7 @@ static void reap(struct sb_native *n)
 		close(n->pidfd);
 		n->pidfd = -1;
 	}
-	sb__cgroup_remove(n->cgroup);
-	free(n->cgroup);
-	n->cgroup = NULL;
+	sb__cgroup_close(&n->cg);
 }
 
 /* Waits for the helper to connect: errors from the child, its early exit
@@ -390,8 +389,9 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	free(sock);
 	sock = NULL;
+	sb__limits_resolve(&sb->cfg.limits, &n->lim);
 	n->plan = sb__mplan_new(sb->cfg.workspace, n->scratch, sb->cfg.read_allowlist,
-				sb->cfg.cache_dir, helper, err);
+				sb->cfg.cache_dir, helper, &n->lim, err);
 	if (!n->plan)
 		goto fail;
 	c.plan = n->plan;
@@ -414,6 +414,17 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	}
 	c.errfd = errp[1];
+	/* the groups exist before the clone, so the child knows which rlimit
+	 * fallbacks it needs; it joins them below, before the helper can be
+	 * asked to fork (descendants inherit the groups) */
+	sb__cgroup_open(&n->cg, n->lim.pids_max, n->lim.memory_bytes);
+	/* RLIMIT_NPROC counts per user namespace and uid, so it bounds this
+	 * sandbox only; root is exempt from it (the pids cgroup covers root) */
+	n->rl_nproc = c.uid != 0 && !n->cg.pids_max ? n->lim.pids_max : 0;
+	/* per process, not per sandbox: the weaker fallback */
+	n->rl_data = n->cg.mem_max ? 0 : n->lim.memory_bytes;
+	c.rl_nproc = n->rl_nproc;
+	c.rl_data = n->rl_data;
 	SL_DEBUG("sandbox", "start: scratch, plan and sockets ready at %lld us", mono_us() - t0);
 	pid_t pid = spawn(&c, &n->pidfd);
 	close(errp[1]);
@@ -426,17 +437,18 @@ static int native_start(struct sb *sb, struct sl_err *err)
 		goto fail;
 	}
 	n->pid = pid;
-	/* joined below, before the helper can be asked to fork: descendants
-	 * inherit the group */
-	n->cgroup = sb__cgroup_limit(0, &n->pids_max);
-	struct sb_cgmove *mv = n->cgroup ? sb__cgroup_move_start(n->cgroup, pid) : NULL;
+	struct sb_cgmove *mv = sb__cgroup_move_start(&n->cg, pid);
 	cfd = await_helper(n, lfd, errp[0], err);
-	if (mv && sb__cgroup_move_join(mv)) {
-		SL_WARN("sandbox", "could not move the sandbox into %s", n->cgroup);
-		n->pids_max = 0;
-	}
+	int unmoved = mv && sb__cgroup_move_join(mv);
 	if (cfd < 0)
 		goto fail;
+	if (unmoved) {
+		/* fail closed: the child was set up without the rlimit
+		 * fallbacks the group was to replace */
+		sl_err_set(err, SL_EUNAVAIL, "could not move the sandbox into its cgroup %s",
+			   n->cg.dir[0]);
+		goto fail;
+	}
 	SL_DEBUG("sandbox", "start: helper connected at %lld us", mono_us() - t0);
 	struct sl_buf left;
 	sl_buf_init(&left);
@@ -562,10 +574,43 @@ static struct jv *native_access_report(struct sb *sb)
 	jv_push(notes, abi ? jv_strf("Landlock ABI %d mirrors the mounts", abi)
 			   : jv_str("Landlock unavailable on this kernel: mounts and seccomp "
 				    "only"));
-	if (n->started)
-		jv_push(notes, n->pids_max ? jv_strf("at most %d processes (pids cgroup)", n->pids_max)
-					   : jv_str("no cgroup process limit here (best-effort; see "
-						    "silo doctor)"));
+	if (n->started) {
+		struct jv *l = jv_obj();
+		jv_set(l, "tmpfs_bytes", jv_int((int64_t)n->lim.tmpfs_bytes));
+		jv_set(l, "tmpfs_inodes", jv_int((int64_t)n->lim.tmpfs_inodes));
+		jv_set(l, "memory_bytes", jv_int(n->cg.mem_max   ? (int64_t)n->cg.mem_max
+						 : n->rl_data ? (int64_t)n->rl_data
+							      : 0));
+		jv_set(l, "memory_by", jv_str(n->cg.mem_max ? "cgroup"
+					      : n->rl_data  ? "rlimit_data"
+							    : "none"));
+		jv_set(l, "pids_max", jv_int(n->cg.pids_max ? n->cg.pids_max : n->rl_nproc));
+		jv_set(l, "pids_by", jv_str(n->cg.pids_max ? "cgroup"
+					    : n->rl_nproc  ? "rlimit_nproc"
+							   : "none"));
+		jv_set(r, "limits", l);
+		jv_push(notes, jv_strf("each tmpfs (/tmp, /dev/shm, scratch home and tmp) holds at "
+				       "most %llu MiB and %llu inodes",
+				       (unsigned long long)(n->lim.tmpfs_bytes >> 20),
+				       (unsigned long long)n->lim.tmpfs_inodes));
+		if (n->cg.mem_max)
+			jv_push(notes, jv_strf("memory: at most %llu MiB for the whole sandbox "
+					       "(memory cgroup)",
+					       (unsigned long long)(n->cg.mem_max >> 20)));
+		else
+			jv_push(notes, jv_strf("memory: at most %llu MiB of data per process "
+					       "(RLIMIT_DATA; no memory cgroup here, see silo doctor)",
+					       (unsigned long long)(n->rl_data >> 20)));
+		if (n->cg.pids_max)
+			jv_push(notes, jv_strf("at most %d processes (pids cgroup)", n->cg.pids_max));
+		else if (n->rl_nproc)
+			jv_push(notes, jv_strf("at most %d processes (RLIMIT_NPROC in the sandbox's "
+					       "user namespace)",
+					       n->rl_nproc));
+		else
+			jv_push(notes, jv_str("no process limit (root without a pids cgroup, or "
+					      "turned off; see silo doctor)"));
+	}
 	jv_push(notes, jv_str("the workspace stays reachable on the host while attached"));
 	jv_set(r, "notes", notes);
 	if (n->canaries)

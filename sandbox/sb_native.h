@@ -35,12 +35,14 @@ struct sb_mplan {
 	size_t nreadable;
 	struct sb_ll_rule ll[64]; /* Landlock rules (paths owned) */
 	size_t nll;
+	uint64_t tmpfs_bytes, tmpfs_inodes; /* size= and nr_inodes= of each tmpfs */
 };
 
 const char *const *sb__baseline(void);
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       const char *const *allow, const char *cache_dir,
-			       const char *helper, struct sl_err *err);
+			       const char *helper, const struct sb_limits *lim,
+			       struct sl_err *err);
 void sb__mplan_free(struct sb_mplan *p);
 /* Child side: builds the new root and pivots into it. -1 with eb filled. */
 int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb, size_t ebn);
@@ -55,6 +57,8 @@ struct sb_child {
 	char *const *argv;       /* NULL-terminated */
 	int errfd;               /* write end of the error pipe (CLOEXEC) */
 	int keep_stderr;
+	int rl_nproc;            /* RLIMIT_NPROC to set, 0 = leave */
+	uint64_t rl_data;        /* RLIMIT_DATA to set (bytes), 0 = leave */
 };
 
 /* Child-side confinement after the mounts (steps 3-6): hostname, lo up,
@@ -86,8 +90,10 @@ struct sb_native {
 	void *stop_ud;
 	struct jv *canaries;      /* owned: last canary results, or NULL */
 	pid_t shell_pgid;         /* user shell process group, 0 none */
-	char *cgroup;             /* owned: pids cgroup dir, or NULL */
-	int pids_max;             /* its limit, 0 = none */
+	struct sb_limits lim;     /* resolved limits (sb__limits_resolve) */
+	struct sb_cg cg;          /* owned: the cgroups that hold it */
+	int rl_nproc;             /* RLIMIT_NPROC set inside, 0 none */
+	uint64_t rl_data;         /* RLIMIT_DATA set inside (bytes), 0 none */
 };
 
 #endif

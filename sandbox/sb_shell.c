@@ -47,7 +47,7 @@ struct shell_child {
 	int nsfd[NNS];
 	int slave;
 	int pidpipe; /* write end: the shell's pid for terminate_user_shell */
-	int cgfd;    /* the sandbox's cgroup.procs, or -1 */
+	int cgfd[SB_CG_MAX]; /* the sandbox's cgroup.procs files, or -1 */
 	char *const *argv;
 	const char *shell;
 };
@@ -67,9 +67,10 @@ static __attribute__((noreturn)) void join_and_run(const struct shell_child *s)
 	/* Until exec this process holds a copy of the harness's memory; once it
 	 * has joined the sandbox's pid namespace nothing inside may ptrace it. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	/* into the sandbox's pids cgroup first: the shell forks from here */
-	if (s->cgfd >= 0 && write(s->cgfd, "0", 1) != 1)
-		die(2, "cannot join the sandbox's cgroup\n");
+	/* into the sandbox's cgroups first: the shell forks from here */
+	for (size_t i = 0; i < SB_CG_MAX; i++)
+		if (s->cgfd[i] >= 0 && write(s->cgfd[i], "0", 1) != 1)
+			die(2, "cannot join the sandbox's cgroup\n");
 	for (size_t i = 0; i < NNS; i++)
 		if (s->nsfd[i] >= 0 && setns(s->nsfd[i], 0)) {
 			snprintf(eb, sizeof(eb), "setns %s: %s\n", ns_names[i], strerror(errno));
@@ -191,7 +192,8 @@ int sb__native_user_shell(struct sb *sb, char *const *argv, struct sl_err *err)
 			return -1;
 	}
 	struct sb_native *n = sb->impl;
-	struct shell_child s = { .argv = argv, .shell = getenv("SHELL"), .slave = -1, .cgfd = -1 };
+	struct shell_child s = { .argv = argv, .shell = getenv("SHELL"), .slave = -1,
+				  .cgfd = { -1, -1 } };
 	struct sb_child c = { .plan = n->plan };
 	for (size_t i = 0; i < NNS; i++)
 		s.nsfd[i] = -1;
@@ -217,9 +219,9 @@ int sb__native_user_shell(struct sb *sb, char *const *argv, struct sl_err *err)
 			   strerror(errno));
 		goto out;
 	}
-	if (n->cgroup) {
-		snprintf(path, sizeof(path), "%s/cgroup.procs", n->cgroup);
-		s.cgfd = open(path, O_WRONLY | O_CLOEXEC);
+	for (size_t i = 0; i < n->cg.n; i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", n->cg.dir[i]);
+		s.cgfd[i] = open(path, O_WRONLY | O_CLOEXEC);
 	}
 	const char *term = getenv("TERM");
 	env = sb__env_build(&sb->cfg, term && *term ? term : NULL);
@@ -277,8 +279,9 @@ out:
 		close(master);
 	if (s.slave >= 0)
 		close(s.slave);
-	if (s.cgfd >= 0)
-		close(s.cgfd);
+	for (size_t i = 0; i < SB_CG_MAX; i++)
+		if (s.cgfd[i] >= 0)
+			close(s.cgfd[i]);
 	if (pidfd >= 0)
 		close(pidfd);
 	if (pp[0] >= 0)

@@ -296,6 +296,18 @@ run_suite() {
 	kill $wsl 2>/dev/null
 	wait $wsl 2>/dev/null
 	rm -f "$WS/host-in-ws.sock"
+	# resources: each tmpfs is sized, memory and processes are bounded
+	# (low test limits: these attacks run only inside the sandbox)
+	works "every tmpfs has size= and nr_inodes= (defaults)" 'for d in /tmp /dev/shm /scratch/home /scratch/tmp; do grep -q " $d tmpfs .*size=1048576k,nr_inodes=262144" /proc/mounts || exit 1; done'
+	SILO_SANDBOX_TMPFS_MB=8 fails "fill a tmpfs past its size (8 MiB)" 'for d in /tmp /dev/shm /scratch/home /scratch/tmp; do head -c 20M /dev/zero >$d/fill && exit 0; done; exit 1'
+	SILO_SANDBOX_PIDS_MAX=64 blocked "fork bomb bounded (64 processes)" forkbomb 1000
+	SILO_SANDBOX_MEMORY_MB=64 blocked "memory hog bounded (64 MiB)" memhog 512
+	out=$(SILO_SANDBOX_PIDS_MAX=64 SILO_SANDBOX_MEMORY_MB=64 sb_exec --workspace "$WS" --access 2>&1 | head -1)
+	if grep -q '"pids_max":64' <<<"$out" && grep -q '"memory_bytes":67108864' <<<"$out" && grep -q '"tmpfs_bytes":1073741824' <<<"$out"; then
+		sb_ok "the limits are in the access report"
+	else
+		sb_notok "the limits are in the access report" "$out"
+	fi
 	# the relay socket: a flood must not spend the harness's fds
 	blocked "flood the egress relay with connections" relay-flood /scratch/proxy.sock 400
 	# leftovers

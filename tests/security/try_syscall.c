@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -245,6 +246,59 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("BLOCKED %s: %d not stopped\n", name, (int)pid);
+		return 0;
+	}
+	/* forkbomb N: fork sleeping children until N exist or fork fails */
+	if (!strcmp(name, "forkbomb")) {
+		int n = atoi(a1), made = 0, e = 0;
+		static pid_t kids[100000];
+		if (n <= 0 || n > 100000)
+			return 2;
+		for (; made < n; made++) {
+			pid_t p = fork();
+			if (p == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				pause();
+				_exit(0);
+			}
+			if (p < 0) {
+				e = errno;
+				break;
+			}
+			kids[made] = p;
+		}
+		for (int i = 0; i < made; i++)
+			kill(kids[i], SIGKILL);
+		for (int i = 0; i < made; i++)
+			waitpid(kids[i], NULL, 0);
+		if (made < n) {
+			printf("BLOCKED %s: fork failed after %d: %s\n", name, made, strerror(e));
+			return 0;
+		}
+		printf("ALLOWED %s: %d processes\n", name, made);
+		return 1;
+	}
+	/* memhog MB: a child touches MB MiB; killed or refused = bounded */
+	if (!strcmp(name, "memhog")) {
+		long mb = atol(a1);
+		pid_t p = fork();
+		if (p == 0) {
+			for (long i = 0; i < mb; i++) {
+				char *b = malloc(1 << 20);
+				if (!b)
+					_exit(3);
+				memset(b, 1, 1 << 20);
+			}
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(p, &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			printf("ALLOWED %s: %ld MiB touched\n", name, mb);
+			return 1;
+		}
+		printf("BLOCKED %s: %s %d\n", name, WIFSIGNALED(st) ? "killed by signal" : "exit",
+		       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 		return 0;
 	}
 	if (!strcmp(name, "keyctl"))
