@@ -574,7 +574,17 @@ static struct jv *native_access_report(struct sb *sb)
 	jv_push(notes, abi ? jv_strf("Landlock ABI %d mirrors the mounts", abi)
 			   : jv_str("Landlock unavailable on this kernel: mounts and seccomp "
 				    "only"));
-	if (n->started) {
+	if (!n->started) {
+		/* what a start would ask for; how it is enforced is known after */
+		struct sb_limits lim;
+		sb__limits_resolve(&sb->cfg.limits, &lim);
+		struct jv *l = jv_obj();
+		jv_set(l, "tmpfs_bytes", jv_int((int64_t)lim.tmpfs_bytes));
+		jv_set(l, "tmpfs_inodes", jv_int((int64_t)lim.tmpfs_inodes));
+		jv_set(l, "memory_bytes", jv_int((int64_t)lim.memory_bytes));
+		jv_set(l, "pids_max", jv_int(lim.pids_max));
+		jv_set(r, "limits", l);
+	} else {
 		struct jv *l = jv_obj();
 		jv_set(l, "tmpfs_bytes", jv_int((int64_t)n->lim.tmpfs_bytes));
 		jv_set(l, "tmpfs_inodes", jv_int((int64_t)n->lim.tmpfs_inodes));

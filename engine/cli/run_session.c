@@ -310,6 +310,10 @@ int run_start_components(struct run *r, struct sl_err *err)
 	sc.notes = r->attached ? cstrv(r->att.notes) : NULL;
 	sc.extra_env = cstrv(r->extra_env);
 	sc.scratch_root = o->cfg.scratch_root;
+	sc.limits.tmpfs_bytes = o->pol.sandbox.tmpfs_mb << 20;
+	sc.limits.tmpfs_inodes = o->pol.sandbox.tmpfs_inodes;
+	sc.limits.memory_bytes = o->pol.sandbox.memory_mb << 20;
+	sc.limits.pids_max = o->pol.sandbox.pids_max;
 	/* Toolchain caches (decisions 24): one directory per workspace under the
 	 * user's cache directory, never the state directory, shared by that
 	 * workspace's harness and shells only. */

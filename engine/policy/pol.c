@@ -442,6 +442,51 @@ static int apply_max_turns(struct polb *b)
 	return 0;
 }
 
+/* sandbox: resource limits of the native sandbox (docs/policy.md). */
+static int apply_sandbox(struct polb *b)
+{
+	static const char *const keys[] = { "tmpfs_mb", "tmpfs_inodes", "memory_mb", "pids_max",
+					    NULL };
+	static const struct {
+		const char *key;
+		lua_Integer min, max;
+	} nums[] = {
+		{ "tmpfs_mb", 1, 1 << 24 },
+		{ "tmpfs_inodes", 64, 1ll << 32 },
+		{ "memory_mb", 16, 1 << 26 },
+		{ "pids_max", 8, 1 << 22 },
+	};
+	lua_State *L = b->L;
+	struct pol_sandbox *s = &b->p->sandbox;
+
+	if (!lua_istable(L, -1))
+		return fail(b, "sandbox: must be a table");
+	if (check_keys(b, -1, keys, "sandbox"))
+		return -1;
+	for (size_t i = 0; i < SL_ARRAY_LEN(nums); i++) {
+		lua_Integer v;
+
+		if (rawfield(L, -1, nums[i].key) == LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		lua_pop(L, 1);
+		if (v < nums[i].min || v > nums[i].max)
+			return fail(b, "sandbox.%s: must be an integer from %lld to %lld", nums[i].key,
+				    (long long)nums[i].min, (long long)nums[i].max);
+		if (i == 0)
+			s->tmpfs_mb = (uint64_t)v;
+		else if (i == 1)
+			s->tmpfs_inodes = (uint64_t)v;
+		else if (i == 2)
+			s->memory_mb = (uint64_t)v;
+		else
+			s->pids_max = (int)v;
+	}
+	return 0;
+}
+
 /* hosts / upstream_ca: a map of string -> string. */
 static struct jv *str_map(struct polb *b, const char *key, int paths)
 {
@@ -542,7 +587,7 @@ static int apply_all(lua_State *L)
 		"read_allowlist", "allow_risky_paths", "allowed_domains", "credentials",
 		"quota",          "tools",             "disable_tools",   "upstream_ca",
 		"tunnel_domains", "placeholders",      "review_rules",    "hooks",
-		"hosts",          "max_turns",         NULL,
+		"hosts",          "max_turns",         "sandbox",         NULL,
 	};
 	static const struct {
 		const char *key;
@@ -561,7 +606,8 @@ static int apply_all(lua_State *L)
 		"read_allowlist", "allow_risky_paths", "allowed_domains", "tunnel_domains",
 		"disable_tools", "review_rules", "credentials", "placeholders", "quota", "tools",
 		"hooks", "hosts", "upstream_ca", "host", "header", "env", "format", "method",
-		"path", "tokens", "usd", "name", "run", "max_turns", NULL,
+		"path", "tokens", "usd", "name", "run", "max_turns", "sandbox", "tmpfs_mb",
+		"tmpfs_inodes", "memory_mb", "pids_max", NULL,
 	};
 	struct polb *b = lua_touserdata(L, 1);
 	struct pol *p = b->p;
@@ -610,6 +656,7 @@ static int apply_all(lua_State *L)
 	WITH("credentials", apply_credentials(b));
 	WITH("placeholders", apply_placeholders(b));
 	WITH("quota", apply_quota(b));
+	WITH("sandbox", apply_sandbox(b));
 	WITH("max_turns", apply_max_turns(b));
 	WITH("tools", apply_tools(b));
 	WITH("hooks", check_hooks(b));

@@ -25,6 +25,10 @@ struct pol {
 	struct pol_placeholder *placeholders; size_t n_placeholders;
 	struct jv *hosts;           /* object or NULL */
 	struct jv *upstream_ca;     /* object or NULL */
+	struct pol_sandbox {        /* key `sandbox`; 0 = the sandbox's default */
+		uint64_t tmpfs_mb, tmpfs_inodes, memory_mb;
+		int pids_max;
+	} sandbox;
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;
 	int max_turns;              /* 0: none */
