@@ -29,6 +29,13 @@ char *ag_system_prompt(const struct jv *report)
 		    "them.\n\n");
 	sl_buf_printf(&b, "Workspace (read and write; relative paths start here): %s\n",
 		      ws ? ws : "/workspace");
+	/* the workspace's own limits (an image's fixed size), from its notes */
+	const struct jv *notes = jv_get(report, "notes");
+	for (size_t i = 0; i < jv_len(notes); i++) {
+		const char *n = jv_str_val(jv_at(notes, i));
+		if (n && !strncmp(n, "workspace: ", 11))
+			sl_buf_printf(&b, "Workspace: %s\n", n + 11);
+	}
 	if (scratch && *scratch)
 		sl_buf_printf(&b, "Scratch (read and write; HOME and TMPDIR, gone when the session "
 				  "ends): %s\n", scratch);

@@ -85,6 +85,8 @@ static const struct cli_opt json_opts[] = {
 static const struct cli_opt lock_opts[] = {
 	{ "strategy", 1, 0, "KIND", "how the workspace is held (default: the best that works)",
 	  "ext4_loop ext4_fuse directory" },
+	{ "create", 0, 0, NULL, "create PATH when it does not exist (else a missing PATH is refused)" },
+	{ "size", 1, 0, "SIZE", "image size, e.g. 8G (default: from the content, with headroom)" },
 	{ NULL },
 };
 static const struct cli_opt unlock_opts[] = {
@@ -130,7 +132,7 @@ static const struct cli_opt no_opts[] = { { NULL } };
 const struct cli_cmd cli_commands[] = {
 	{ .name = "run", .synopsis = "run [OPTIONS]", .summary = "run one agent session",
 	  .opts = run_opts, .fn = cmd_run },
-	{ .name = "workspace lock", .synopsis = "workspace lock PATH [--strategy KIND]",
+	{ .name = "workspace lock", .synopsis = "workspace lock PATH [--strategy KIND] [--create] [--size SIZE]",
 	  .summary = "lock a directory for sessions (you step away from it)", .opts = lock_opts,
 	  .fn = cmd_workspace, .min_pos = 1, .max_pos = 1, .pos_name = "PATH",
 	  .pos_kind = CLI_K_DIR },

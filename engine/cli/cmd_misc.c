@@ -31,6 +31,8 @@ int cmd_workspace(struct cli_args *a)
 	struct ws_cli_args w = {
 		.path = a->npos ? a->pos[0] : NULL,
 		.strategy = cli_get(a, "strategy"),
+		.create = cli_has(a, "create"),
+		.size = cli_get(a, "size"),
 		.rules = list,
 		.json = cli_has(a, "json"),
 		.color = cli_color(1),

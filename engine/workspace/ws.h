@@ -43,6 +43,8 @@ int ws_set_review_rules(const char *state_dir, const char *path, const char *con
 struct ws_cli_args {
 	const char *path;          /* NULL: none given */
 	const char *strategy;      /* lock: NULL = auto */
+	int create;                /* lock: create a missing directory */
+	const char *size;          /* lock: image size ("8G"), NULL = from the content */
 	const char *const *rules;  /* unlock: NULL-terminated, may be NULL */
 	int json;
 	int color;                 /* colour the review */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ws_int.h"
@@ -24,21 +25,35 @@ int ws_lock(const char *state_dir, const char *path, enum ws_strategy strategy,
 	int rc = ws__db_open(state_dir, &d, err);
 	if (rc)
 		return rc;
-	rc = ws__lock(&d, path, strategy, NULL, warnings, err);
+	struct ws_lock_opts o = { .strategy = strategy, .create = 1 };
+	rc = ws__lock(&d, path, &o, NULL, warnings, err);
 	ws__db_close(&d);
 	return rc;
 }
 
-static char **notes_for(enum ws_strategy s)
+/* The second note reaches the agent's system prompt: an image never grows,
+ * so the model is told how much room it has before it meets ENOSPC. */
+static char **notes_for(enum ws_strategy s, const struct ws_paths *p)
 {
-	char **v = sl_xcalloc(2, sizeof *v);
-	if (s == WS_STRATEGY_DIRECTORY)
+	char **v = sl_xcalloc(3, sizeof *v);
+	struct stat st;
+	if (s == WS_STRATEGY_DIRECTORY) {
 		v[0] = sl_xstrdup("workspace: plain directory in the silo state directory "
 				  "(directory strategy; host tools can still reach it)");
-	else
+	} else {
 		v[0] = sl_xasprintf("workspace: ext4 image mounted with %s under the silo state "
 				    "directory",
 				    s == WS_STRATEGY_EXT4_LOOP ? "a loop device" : "fuse2fs");
+		if (stat(p->img, &st) == 0) {
+			char sz[32];
+			ws__fmt_size(sz, (uint64_t)st.st_size);
+			v[1] = sl_xasprintf("workspace: a fixed-size filesystem of %s; once it is "
+					    "full, writes fail with 'No space left on device' (it "
+					    "does not grow: keep build outputs small or say in your "
+					    "report that you need more room)",
+					    sz);
+		}
+	}
 	return v;
 }
 
@@ -119,7 +134,7 @@ int ws_attach(const char *state_dir, const char *path, const char *owner_id, int
 		out->canonical = sl_xstrdup(canon);
 		out->mount = sl_xstrdup(e.strategy == WS_STRATEGY_DIRECTORY ? p.data : p.mnt);
 		out->entry_id = sl_xstrdup(e.id);
-		out->notes = notes_for(e.strategy);
+		out->notes = notes_for(e.strategy, &p);
 		out->secondary = secondary;
 		out->token = sl_xstrdup(a.token);
 		out->pid = a.pid;

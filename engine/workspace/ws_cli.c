@@ -29,9 +29,15 @@ static int cmd_lock(struct ws_db *d, const struct ws_cli_args *a)
 			a->strategy);
 		return 2;
 	}
+	struct ws_lock_opts o = { .strategy = s, .create = a->create };
+	if (a->size && (ws__parse_size(a->size, &o.image_size) || o.image_size < (64u << 20))) {
+		fprintf(stderr, "silo: invalid --size '%s' (at least 64M; e.g. 512M, 8G, 1T)\n",
+			a->size);
+		return 2;
+	}
 	struct sl_err err = { 0 };
 	char *canon = NULL, **w = NULL;
-	if (ws__lock(d, a->path, s, &canon, &w, &err))
+	if (ws__lock(d, a->path, &o, &canon, &w, &err))
 		return fail(&err);
 	printf("Locked %s\n", canon);
 	for (size_t i = 0; w && w[i]; i++)

@@ -10,11 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/loop.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,12 +125,8 @@ enum ws_strategy ws__strategy_auto(char **why)
 		return s;
 	}
 	free(mkfs);
-	char *mnt = find_tool("mount");
-	if (geteuid() == 0 && mnt && access("/dev/loop-control", F_OK) == 0) {
-		free(mnt);
+	if (geteuid() == 0 && access("/dev/loop-control", F_OK) == 0)
 		return WS_STRATEGY_EXT4_LOOP;
-	}
-	free(mnt);
 	char *f = find_tool("fuse2fs");
 	int fuse_ok = 0;
 	if (f) {
@@ -178,13 +177,74 @@ int ws__is_mounted(const char *mnt)
 	return rc;
 }
 
-int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, uint64_t entries,
+void ws__fmt_size(char out[32], uint64_t b)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(out, 32, "%llu B", (unsigned long long)b);
+	else
+		snprintf(out, 32, "%.1f %s", v, u[i]);
+}
+
+int ws__parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v <= 0)
+		return -1;
+	int shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'B' || *end == 'b') && end[1] == 0)
+		end++;
+	if (*end || v * (double)(1ull << shift) > 1e18)
+		return -1;
+	*out = (uint64_t)(v * (double)(1ull << shift));
+	return 0;
+}
+
+/* Automatic size: four times the content plus 4 GiB, at least 8 GiB. The
+ * image is sparse, so headroom costs only what the session writes; but it
+ * is kept within the space the host really has (less a reserve), so that
+ * the limit the agent is told is the one it meets. */
+uint64_t ws__image_size(const char *dir, uint64_t content, uint64_t requested)
+{
+	uint64_t size = requested;
+	if (!size) {
+		size = 4 * content + (4ull << 30);
+		if (size < (8ull << 30))
+			size = 8ull << 30;
+		struct statvfs vfs;
+		if (statvfs(dir, &vfs) == 0) {
+			uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+			uint64_t floor = 2 * content + (256ull << 20);
+			uint64_t room = avail > (1ull << 30) ? avail - (1ull << 30) : avail / 2;
+			if (size > room)
+				size = room > floor ? room : floor;
+		}
+	}
+	if (size < (64ull << 20))
+		size = 64ull << 20;
+	return (size + 4095) / 4096 * 4096;
+}
+
+int ws__ext4_build(const char *src, const char *img, uint64_t size, uint64_t entries,
 		   struct sl_err *err)
 {
-	uint64_t size = 2 * content_bytes + (256ull << 20);
-	if (size < (1ull << 30))
-		size = 1ull << 30;
-	size = (size + 4095) / 4096 * 4096;
 	int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return sl_err_set(err, SL_EIO, "cannot create %s: %s", img, strerror(errno));
@@ -203,12 +263,131 @@ int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, uin
 		inodes = 0xffffffffull;
 	char nbuf[32];
 	snprintf(nbuf, sizeof nbuf, "%llu", (unsigned long long)inodes);
-	char *argv[] = { "mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-E", owner, "-N", nbuf,
+	/* -m 0: no blocks reserved for root, so every user meets the same limit */
+	char *argv[] = { "mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", owner, "-N", nbuf,
 			 "-d", (char *)src, (char *)img, NULL };
 	return run_tool(argv, err);
 }
 
 static int wait_fuse_daemon(const char *img);
+
+/* Attaches img to a free loop device with LOOP_CONFIGURE (one ioctl, set up
+ * with autoclear so the device goes away with the mount) and mounts it with
+ * mount(2): no mount(8), which a minimal system lacks. Another process may
+ * take the free device between LOOP_CTL_GET_FREE and LOOP_CONFIGURE (EBUSY):
+ * ask for the next one. */
+/* The loop device already backed by img (its path in dev), or -1. Two loop
+ * devices on one image would be two filesystems writing one file: a mount
+ * still alive elsewhere (a sandbox's mount namespace) or a device still
+ * being torn down must be reused or waited for, never doubled. */
+static int loop_find(const struct stat *ist, char dev[32])
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	int found = -1;
+	while (d && found < 0 && (de = readdir(d))) {
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		snprintf(dev, 32, "/dev/%s", de->d_name);
+		int fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct loop_info64 li;
+		if (ioctl(fd, LOOP_GET_STATUS64, &li) == 0 && li.lo_inode == ist->st_ino &&
+		    li.lo_device == ist->st_dev)
+			found = fd;
+		else
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static int loop_wait_gone(const char *img)
+{
+	struct stat ist;
+	if (stat(img, &ist))
+		return 0;
+	for (int i = 0; i < 200; i++) { /* 10 s */
+		char dev[32];
+		int fd = loop_find(&ist, dev);
+		if (fd < 0)
+			return 0;
+		close(fd);
+		usleep(50000);
+	}
+	return -1;
+}
+
+static int loop_mount(const char *img, const char *mnt, struct sl_err *err)
+{
+	int ifd = open(img, O_RDWR | O_CLOEXEC);
+	if (ifd < 0)
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", img, strerror(errno));
+	struct stat ist;
+	char dev[32] = "";
+	int lfd = fstat(ifd, &ist) == 0 ? loop_find(&ist, dev) : -1;
+	if (lfd >= 0) {
+		/* still attached: mounting it again shares its live filesystem */
+		int rc = mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV, NULL)
+				 ? sl_err_set(err, SL_EAGAIN,
+					      "mount %s on %s: %s (the image's loop device is still "
+					      "in use; try again)",
+					      dev, mnt, strerror(errno))
+				 : 0;
+		close(lfd);
+		close(ifd);
+		return rc;
+	}
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		close(ifd);
+		return sl_err_set(err, SL_EUNAVAIL, "cannot open /dev/loop-control: %s",
+				  strerror(errno));
+	}
+	int rc = SL_EIO;
+	for (int tries = 0; tries < 16; tries++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0) {
+			rc = sl_err_set(err, SL_EUNAVAIL, "no free loop device: %s", strerror(errno));
+			break;
+		}
+		snprintf(dev, sizeof dev, "/dev/loop%d", n);
+		lfd = open(dev, O_RDWR | O_CLOEXEC);
+		if (lfd < 0) {
+			rc = sl_err_set(err, SL_EIO, "cannot open %s: %s", dev, strerror(errno));
+			break;
+		}
+		struct loop_config lc;
+		memset(&lc, 0, sizeof lc);
+		lc.fd = (unsigned)ifd;
+		lc.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		snprintf((char *)lc.info.lo_file_name, sizeof lc.info.lo_file_name, "%s", img);
+		if (ioctl(lfd, LOOP_CONFIGURE, &lc) == 0) {
+			rc = 0;
+			break;
+		}
+		int e = errno;
+		close(lfd);
+		lfd = -1;
+		if (e != EBUSY) {
+			rc = sl_err_set(err, SL_EIO, "LOOP_CONFIGURE %s: %s", dev, strerror(e));
+			break;
+		}
+	}
+	close(ctl);
+	close(ifd);
+	if (rc == 0 && lfd < 0)
+		rc = sl_err_set(err, SL_EIO, "no free loop device after 16 attempts");
+	if (rc == 0 && mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV, NULL))
+		rc = sl_err_set(err, SL_EIO, "mount %s on %s: %s", dev, mnt, strerror(errno));
+	/* autoclear: once our fd is closed, the device detaches with the mount,
+	 * or right now when the mount failed */
+	if (lfd >= 0)
+		close(lfd);
+	return rc;
+}
 
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 {
@@ -230,9 +409,7 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 				  p->entry, p->img);
 	int rc;
 	if (s == WS_STRATEGY_EXT4_LOOP) {
-		char *argv[] = { "mount", "-t", "ext4", "-o", "loop,nosuid,nodev", p->img, p->mnt,
-				 NULL };
-		rc = run_tool(argv, err);
+		rc = loop_mount(p->img, p->mnt, err);
 	} else {
 		if (wait_fuse_daemon(p->img))
 			return sl_err_set(err, SL_EAGAIN,
@@ -246,7 +423,7 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 		return rc;
 	if (!ws__is_mounted(p->mnt))
 		return sl_err_set(err, SL_EIO, "%s did not mount %s",
-				  s == WS_STRATEGY_EXT4_LOOP ? "mount" : "fuse2fs", p->img);
+				  s == WS_STRATEGY_EXT4_LOOP ? "mount(2)" : "fuse2fs", p->img);
 	/* mkfs's lost+found is not part of the workspace */
 	char *lf = sl_xasprintf("%s/lost+found", p->mnt);
 	rmdir(lf);
@@ -329,6 +506,10 @@ int ws__umount_raw(enum ws_strategy s, const struct ws_paths *p, struct sl_err *
 					: 0;
 	else
 		rc = fuse_unmount(p->mnt, 0, err);
+	/* autoclear detaches the device once the filesystem is gone; the next
+	 * mount must not start a second device beside a dying one */
+	if (!rc && s == WS_STRATEGY_EXT4_LOOP)
+		loop_wait_gone(p->img);
 	if (!rc)
 		return 0;
 	usleep(500000);

@@ -179,12 +179,30 @@ void ws__paths(const struct ws_db *d, const char *id, struct ws_paths *p);
 void ws__paths_free(struct ws_paths *p);
 enum ws_strategy ws__strategy_auto(char **why);
 int ws__is_mounted(const char *mnt);
-int ws__ext4_build(const char *src, const char *img, uint64_t content_bytes, uint64_t entries,
+/* The image size for a tree of content_bytes (requested: 0 = automatic):
+ * generous headroom, since the image never grows, within the free space of
+ * the filesystem holding dir. */
+uint64_t ws__image_size(const char *dir, uint64_t content_bytes, uint64_t requested);
+int ws__ext4_build(const char *src, const char *img, uint64_t size, uint64_t entries,
 		   struct sl_err *err);
 int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount_raw(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 const char *ws__strategy_warning(enum ws_strategy s);
+
+/* ---- restore notes: what restore did besides copying (ws_review.c) ---- */
+struct ws_note {
+	char *path; /* owned: workspace-relative, "" for the whole workspace */
+	char *text; /* owned */
+	int flag;   /* also listed with the review's warnings */
+};
+struct ws_notes {
+	struct ws_note *v;
+	size_t n, cap;
+};
+void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void ws__notes_free(struct ws_notes *ns);
 
 /* ---- review (ws_review.c, ws_diff.c, ws_rules.c) ---- */
 struct ws_review_opts {
@@ -202,8 +220,8 @@ char *ws__rules_sample(const struct ws_rules *r, size_t i, int flag);
 void ws__udiff(const char *a, size_t an, const char *b, size_t bn, struct sl_buf *out);
 /* Builds {changes[], auto_exec_flags[]}. */
 struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur,
-			    const char *blobs, const char *root, struct ws_rules *rules,
-			    struct sl_err *err);
+			    const struct ws_notes *notes, const char *blobs, const char *root,
+			    struct ws_rules *rules, struct sl_err *err);
 void ws__review_render(const struct jv *rep, int color, struct sl_buf *out);
 int ws__review_save(struct ws_db *d, const char *path, const char *id, const struct jv *rep,
 		    struct sl_err *err);
@@ -211,8 +229,17 @@ struct jv *ws__review_load(struct ws_db *d, const char *path, struct sl_err *err
 void ws__escape_name(struct sl_buf *out, const char *s);
 
 /* ---- operations ---- */
-int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char **canon,
+struct ws_lock_opts {
+	enum ws_strategy strategy;
+	int create;          /* create a missing directory (silo run --create) */
+	uint64_t image_size; /* bytes, 0 = from the content */
+};
+int ws__lock(struct ws_db *d, const char *path, const struct ws_lock_opts *o, char **canon,
 	     char ***warnings, struct sl_err *err);
+/* "1.5 GiB" style, into out. */
+void ws__fmt_size(char out[32], uint64_t bytes);
+/* Parses "512M", "8G", "1T", plain bytes. 0 ok, -1 bad. */
+int ws__parse_size(const char *s, uint64_t *out);
 int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err);
 int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o,
 	       struct jv **report, struct sl_err *err);

@@ -255,15 +255,52 @@ static int write_marker(const char *root, struct sl_err *err)
 	return rc;
 }
 
-int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char **canon_out,
+/* Under the registry lock: a workspace inside or around another locked one
+ * would be moved into two containers, and unlocking them in the wrong order
+ * left the inner one read-only with a stale marker. */
+static int check_nesting(struct ws_db *d, const char *canon, struct sl_err *err)
+{
+	char **paths = ws__entry_paths(d, err);
+	if (!paths)
+		return err->code ? err->code : SL_EIO;
+	int rc = 0;
+	for (size_t i = 0; paths[i] && !rc; i++) {
+		if (!strcmp(paths[i], canon))
+			continue;
+		if (sl_path_under(canon, paths[i]))
+			rc = sl_err_set(err, SL_ESTATE,
+					"%s lies inside the locked workspace %s; unlock that one "
+					"first (`silo workspace unlock %s`)",
+					canon, paths[i], paths[i]);
+		else if (sl_path_under(paths[i], canon))
+			rc = sl_err_set(err, SL_ESTATE,
+					"%s contains the locked workspace %s; unlock that one first "
+					"(`silo workspace unlock %s`)",
+					canon, paths[i], paths[i]);
+	}
+	ws__free_strv(paths);
+	return rc;
+}
+
+int ws__lock(struct ws_db *d, const char *path, const struct ws_lock_opts *o, char **canon_out,
 	     char ***warnings, struct sl_err *err)
 {
 	struct sl_buf extra;
 	sl_buf_init(&extra);
+	enum ws_strategy strategy = o->strategy;
 	char *abs = ws__canon_lenient(path, err);
 	if (!abs)
 		return err->code;
-	int rc = sl_mkdir_p(abs, 0755, err);
+	struct stat pre;
+	/* refusals first, so that a refused path is never created */
+	int rc = ws__check_path(d, abs, err);
+	if (!rc)
+		rc = check_nesting(d, abs, err);
+	if (!rc && !o->create && lstat(abs, &pre) && errno == ENOENT)
+		rc = sl_err_set(err, SL_ENOENT,
+				"%s does not exist (to create it and lock it, add --create)", abs);
+	if (!rc)
+		rc = sl_mkdir_p(abs, 0755, err);
 	char canon[PATH_MAX];
 	if (!rc && !realpath(abs, canon))
 		rc = sl_err_set(err, SL_EIO, "cannot resolve %s: %s", abs, strerror(errno));
@@ -289,6 +326,14 @@ int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char 
 	if ((rc = ws__reg_begin(d, 0, err)))
 		goto out_buf;
 	rc = ws__entry_get(d, canon, &e, err);
+	if (rc == SL_ENOENT) {
+		int nrc = check_nesting(d, canon, err);
+		if (nrc) {
+			ws__reg_end(d, 0, NULL);
+			rc = nrc;
+			goto out_buf;
+		}
+	}
 	if (rc == 0) {
 		if (e.state == WS_ST_LOCKING)
 			sl_err_set(err, SL_ESTATE, "%s is already locked (a lock by pid %d is in "
@@ -354,7 +399,12 @@ int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char 
 		for (size_t i = 0; i < man.n; i++)
 			bytes += man.v[i].kind == WS_K_FILE ? (uint64_t)man.v[i].size : 0;
 		struct sl_err ierr = { 0 };
-		int irc = ws__ext4_build(canon, p.img, bytes, man.n, &ierr);
+		uint64_t size = ws__image_size(d->root, bytes, o->image_size);
+		int irc = size < bytes + bytes / 8 + (16u << 20)
+				  ? sl_err_set(&ierr, SL_EINVAL, "an image of %llu bytes cannot hold "
+								 "%llu bytes of files",
+					       (unsigned long long)size, (unsigned long long)bytes)
+				  : ws__ext4_build(canon, p.img, size, man.n, &ierr);
 		if (!irc)
 			irc = ws__mount(strategy, &p, &ierr);
 		if (!irc) {
@@ -386,6 +436,15 @@ int ws__lock(struct ws_db *d, const char *path, enum ws_strategy strategy, char 
 				rc = fail_step(err, "container");
 				goto undo;
 			}
+		} else {
+			char sz[32], cb[32];
+			ws__fmt_size(sz, size);
+			ws__fmt_size(cb, bytes);
+			sl_buf_printf(&extra,
+				      "image size %s (%s of files now; sparse: the host pays only for "
+				      "what is written); it never grows, so writes beyond it fail "
+				      "with 'No space left on device' (lock with --size to choose)\n",
+				      sz, cb);
 		}
 	}
 	if (!is_img && mkdir(p.data, 0700) && errno != EEXIST) {

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,9 +250,36 @@ static int one_change(const struct ws_node *o, const struct ws_node *c, const ch
 	return 0;
 }
 
+void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, ...)
+{
+	if (ns->n == ns->cap)
+		ns->v = sl_xrealloc(ns->v, (ns->cap = ns->cap ? ns->cap * 2 : 16) * sizeof *ns->v);
+	struct ws_note *n = &ns->v[ns->n++];
+	va_list ap, ap2;
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	int len = vsnprintf(NULL, 0, fmt, ap);
+	n->text = sl_xmalloc(len > 0 ? (size_t)len + 1 : 1);
+	vsnprintf(n->text, len > 0 ? (size_t)len + 1 : 1, fmt, ap2);
+	va_end(ap2);
+	va_end(ap);
+	n->path = sl_xstrdup(path ? path : "");
+	n->flag = flag;
+}
+
+void ws__notes_free(struct ws_notes *ns)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		free(ns->v[i].path);
+		free(ns->v[i].text);
+	}
+	free(ns->v);
+	memset(ns, 0, sizeof *ns);
+}
+
 struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur,
-			    const char *blobs, const char *root, struct ws_rules *rules,
-			    struct sl_err *err)
+			    const struct ws_notes *rnotes, const char *blobs, const char *root,
+			    struct ws_rules *rules, struct sl_err *err)
 {
 	struct jv *changes = jv_arr(), *flags = jv_arr(), *notes = jv_arr();
 	size_t i = 0, j = 0;
@@ -284,6 +312,19 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 		jv_unref(flags);
 		jv_unref(notes);
 		return NULL;
+	}
+	for (size_t k = 0; rnotes && k < rnotes->n; k++) {
+		const struct ws_note *rn = &rnotes->v[k];
+		struct jv *n = jv_obj();
+		jv_set(n, "path", jv_str(rn->path));
+		jv_set(n, "note", jv_str(rn->text));
+		jv_push(notes, n);
+		if (rn->flag) {
+			struct jv *f = jv_obj();
+			jv_set(f, "path", jv_str(*rn->path ? rn->path : "."));
+			jv_set(f, "reason", jv_str(rn->text));
+			jv_push(flags, f);
+		}
 	}
 	struct jv *rep = jv_obj();
 	jv_set(rep, "workspace", jv_str(root));
@@ -406,10 +447,15 @@ void ws__review_render(const struct jv *rep, int color, struct sl_buf *out)
 	}
 	for (size_t i = 0; i < jv_len(notes); i++) {
 		const struct jv *c = jv_at(notes, i);
+		const char *p = jv_get_str(c, "path");
 		sl_buf_adds(out, i ? "" : "\nRestore notes:\n");
 		sl_buf_adds(out, "  ");
-		ws__escape_name(out, jv_get_str(c, "path"));
-		sl_buf_printf(out, " (%s)\n", jv_get_str(c, "note"));
+		if (p && *p) {
+			ws__escape_name(out, p);
+			sl_buf_adds(out, ": ");
+		}
+		esc_text(out, jv_get_str(c, "note") ? jv_get_str(c, "note") : "");
+		sl_buf_addc(out, '\n');
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct jv *c = jv_at(changes, i);

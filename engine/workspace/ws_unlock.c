@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,13 +166,38 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 	return rc;
 }
 
+/* A full image is why the session's writes failed: say so, since the agent
+ * only saw ENOSPC. */
+static void note_full(const char *mnt, struct ws_notes *notes)
+{
+	struct statvfs v;
+	if (statvfs(mnt, &v) || !v.f_blocks)
+		return;
+	uint64_t size = (uint64_t)v.f_blocks * v.f_frsize, avail = (uint64_t)v.f_bavail * v.f_frsize;
+	char sz[32], left[32];
+	ws__fmt_size(sz, size);
+	ws__fmt_size(left, avail);
+	/* ext4 keeps a small pool back (up to 4096 clusters): "full" is close to it */
+	if (avail < (4u << 20) + size / 1000)
+		ws__note(notes, "", 0,
+			 "the workspace image (%s) filled up during the session (%s left at unlock): "
+			 "writes beyond that failed inside with 'No space left on device'; lock "
+			 "with a larger --size",
+			 sz, left);
+	else if (v.f_files && v.f_ffree == 0)
+		ws__note(notes, "", 0,
+			 "the workspace image ran out of inodes during the session: creating files "
+			 "inside failed; lock with a larger --size");
+}
+
 static int restore_image(enum ws_strategy s, const char *root, const struct ws_paths *p,
-			 const struct ws_list *man, struct ws_list *cur, struct ws_progress *pg,
-			 struct sl_err *err)
+			 const struct ws_list *man, struct ws_list *cur, struct ws_notes *notes,
+			 struct ws_progress *pg, struct sl_err *err)
 {
 	int rc = ws__mount(s, p, err);
 	if (rc)
 		return rc;
+	note_full(p->mnt, notes);
 	int sfd = open(p->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0 || dfd < 0)
@@ -294,6 +320,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	struct ws_entry e = { 0 };
 	struct ws_rules *rules = NULL;
 	struct ws_list man = { 0 }, cur = { 0 };
+	struct ws_notes notes = { 0 };
 	struct ws_paths p = { 0 };
 	int rc = ws__entry_get(d, canon, &e, err);
 	if (rc == SL_ENOENT) {
@@ -394,7 +421,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		if (e.strategy == WS_STRATEGY_DIRECTORY)
 			rc = restore_directory(canon, &p, &cur, &pg, err);
 		else
-			rc = restore_image(e.strategy, canon, &p, &man, &cur, &pg, err);
+			rc = restore_image(e.strategy, canon, &p, &man, &cur, &notes, &pg, err);
 		chmod(canon, rmode);
 		if (rc) {
 			rc = step_fail(err, "restoring the workspace contents", path);
@@ -404,7 +431,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	/* 6 */
 	if ((rc = ws__step(d, e.id, 6, err)))
 		goto out;
-	*report = ws__review_build(&man, &cur, p.blobs, canon, rules, err);
+	*report = ws__review_build(&man, &cur, &notes, p.blobs, canon, rules, err);
 	if (!*report) {
 		rc = err->code ? err->code : SL_EIO;
 		goto out;
@@ -444,6 +471,7 @@ out:
 	ws__rules_free(rules);
 	ws__list_free(&man);
 	ws__list_free(&cur);
+	ws__notes_free(&notes);
 	ws__paths_free(&p);
 	ws__entry_free(&e);
 	free(canon);

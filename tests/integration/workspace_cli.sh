@@ -208,8 +208,27 @@ for S in "${strategies[@]}"; do
 	has "$S: no flags" "(no changed auto-exec surfaces)" "$T/out"
 done
 
+for S in "${strategies[@]}"; do
+	[ "$S" = directory ] && continue
+	echo "# $S: image size and a full image"
+	WS=$T/full-$S; mkdir -p "$WS"; echo hi >"$WS/README"
+	expect "$S: lock --size 80M" "${W[@]}" lock "$WS" --strategy "$S" --size 80M
+	has "$S: lock says the image size" "^warning: image size 80.0 MiB" "$T/out"
+	sleep 600 & H=$!
+	M=$("$DRV" attach "$WS" $H)
+	dd if=/dev/zero of="$M/fill" bs=1M count=200 >/dev/null 2>"$T/dd"
+	has "$S: writing past the size fails with ENOSPC" "No space left on device" "$T/dd"
+	expect "$S: unlock a full image" "${W[@]}" unlock "$WS"
+	has "$S: the review says the image filled up" "the workspace image (.*) filled up during the session" "$T/out"
+	expect "$S: relock with the automatic size" "${W[@]}" lock "$WS" --strategy "$S"
+	has "$S: automatic size has headroom" "^warning: image size [0-9.]* GiB" "$T/out"
+	expect "$S: unlock again" "${W[@]}" unlock "$WS"
+	hasnt "$S: no full-image note when there was room" "filled up" "$T/out"
+done
+
 echo "# errors"
 expect_fail "lock /" 1 "refusing to lock /" "${W[@]}" lock /
+mkdir -p "$T/home"
 expect_fail "lock \$HOME" 1 "home directory" env HOME="$T/home" "${W[@]}" lock "$T/home"
 expect_fail "lock the state dir" 1 "state directory $T/state" "${W[@]}" lock "$T/state"
 expect_fail "lock inside the state dir" 1 "state directory" "${W[@]}" lock "$T/state/workspaces/x"
@@ -217,8 +236,20 @@ expect_fail "lock a parent of the state dir" 1 "state directory" "${W[@]}" lock 
 expect_fail "unlock a missing dir" 1 "not locked" "${W[@]}" unlock "$T/missing"
 expect "status of a missing dir" "${W[@]}" status "$T/missing"
 has "missing dir not locked" "^locked: no" "$T/out"
-expect "lock creates a missing dir" "${W[@]}" lock "$T/new/dir" --strategy directory
+expect_fail "lock refuses a missing dir" 1 "does not exist (to create it and lock it, add --create)" "${W[@]}" lock "$T/new/dir" --strategy directory
+[ ! -e "$T/new" ] && ok "refused lock created nothing" || bad "refused lock created $T/new"
+expect "lock --create creates a missing dir" "${W[@]}" lock "$T/new/dir" --strategy directory --create
 [ -f "$T/new/dir/LOCKED_BY_LLMDEVSILO" ] && ok "created and locked" || bad "created and locked"
+# nested workspaces: refused both ways, naming the other one
+mkdir -p "$T/nest/sub/deeper" && echo x >"$T/nest/sub/f"
+expect "lock the inner workspace" "${W[@]}" lock "$T/nest/sub" --strategy directory
+expect_fail "lock around a locked workspace" 1 "contains the locked workspace $T/nest/sub" "${W[@]}" lock "$T/nest" --strategy directory
+expect_fail "lock inside a locked workspace" 1 "lies inside the locked workspace $T/nest/sub" "${W[@]}" lock "$T/nest/sub/deeper" --create --strategy directory
+expect "unlock the inner workspace" "${W[@]}" unlock "$T/nest/sub"
+[ -w "$T/nest/sub" ] && [ ! -e "$T/nest/sub/LOCKED_BY_LLMDEVSILO" ] && ok "inner workspace writable, no marker" || bad "inner workspace left locked"
+expect "lock the outer one afterwards" "${W[@]}" lock "$T/nest" --strategy directory
+expect "unlock the outer one" "${W[@]}" unlock "$T/nest"
+expect_fail "bad --size is a usage error" 2 "invalid --size" "${W[@]}" lock "$T/nest" --size 12parsecs
 expect_fail "bad strategy is a usage error" 2 "strategy" "${W[@]}" lock "$T/x" --strategy zfs
 expect_fail "unknown option" 2 "unknown option" "${W[@]}" status --frobnicate
 expect_fail "missing path" 2 "PATH" "${W[@]}" unlock
@@ -242,7 +273,7 @@ has "raced dir restored unchanged" "^Changes since lock: 0" "$T/out"
 # registry lock held by someone else: the timeout message of cli.md 12
 flock "$T/state/workspaces.db.lock" sleep 5 &
 FL=$!; sleep 0.3
-expect_fail "registry lock timeout" 1 "timed out.*registry lock $T/state/workspaces.db.lock" env SILO_WS_LOCK_TIMEOUT_MS=500 "${W[@]}" lock "$T/other" --strategy directory
+expect_fail "registry lock timeout" 1 "timed out.*registry lock $T/state/workspaces.db.lock" env SILO_WS_LOCK_TIMEOUT_MS=500 "${W[@]}" lock "$T/other" --create --strategy directory
 kill $FL 2>/dev/null; wait $FL 2>/dev/null
 expect "unlock the created dir" "${W[@]}" unlock "$T/new/dir"
 

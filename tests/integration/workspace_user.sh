@@ -22,7 +22,7 @@ chown -R silotest "$T"
 fails=0
 run_as() { su silotest -s /bin/bash -c "cd $T && env SILO_LUA_DIR=$T/lua WS_DRIVER=$T/test_workspace SILO_SRC=$T SILO_BUILD=$T LLMDEVSILO_STATE_DIR=$T/state PATH=/usr/local/bin:/usr/bin:/bin $*"; }
 
-run_as "$T/test_workspace workspace lock $T/ws" >"$T/out" 2>"$T/err"
+run_as "$T/test_workspace workspace lock --create $T/ws" >"$T/out" 2>"$T/err"
 if grep -q "^Locked $T/ws" "$T/out"; then echo "ok - silotest: lock"; else echo "not ok - silotest: lock: $(cat "$T/err")"; fails=$((fails+1)); fi
 run_as "$T/test_workspace workspace status $T/ws" >"$T/st"
 strategy=$(sed -n 's/^strategy: //p' "$T/st")
