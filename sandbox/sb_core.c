@@ -162,59 +162,9 @@ void sb__scratch_remove(const char *path)
 
 /* ---- the helper binary (sandbox.md 4) ---- */
 
-static int is_file(const char *p)
-{
-	struct stat st;
-	return !stat(p, &st) && S_ISREG(st.st_mode);
-}
-
 char *sb__helper_find(struct sl_err *err)
 {
-	static const char *const vars[] = { "SILO_HELPER_BIN_LINUX", "SILO_HELPER_BIN" };
-	for (size_t i = 0; i < SL_ARRAY_LEN(vars); i++) {
-		const char *v = getenv(vars[i]);
-		if (!v || !*v)
-			continue;
-		if (!is_file(v)) {
-			sl_err_set(err, SL_EINVAL, "%s=%s is not a file", vars[i], v);
-			return NULL;
-		}
-		return sl_xstrdup(v);
-	}
-	char *exe = sl_exe_dir();
-	if (exe) {
-		const char *const rel[] = { "%s/silo-helper", "%s/../silo-helper",
-					    "%s/../libexec/silo/silo-helper",
-					    "%s/sandbox/helper/silo-helper",
-					    "%s/../sandbox/helper/silo-helper" };
-		for (size_t i = 0; i < SL_ARRAY_LEN(rel); i++) {
-			char *p = sl_xasprintf(rel[i], exe);
-			if (is_file(p)) {
-				char *c = realpath(p, NULL);
-				free(p);
-				free(exe);
-				return c;
-			}
-			free(p);
-		}
-		free(exe);
-	}
-	const char *path = getenv("PATH");
-	if (path) {
-		char *copy = sl_xstrdup(path), *save = NULL;
-		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-			char *p = sl_xasprintf("%s/silo-helper", d);
-			if (is_file(p) && !access(p, X_OK)) {
-				free(copy);
-				return p;
-			}
-			free(p);
-		}
-		free(copy);
-	}
-	sl_err_set(err, SL_ENOENT,
-		   "silo-helper not found (set SILO_HELPER_BIN or install it next to silo)");
-	return NULL;
+	return sl_res_find(SL_RES_HELPER, err);
 }
 
 int sb__helper_install(const char *scratch, struct sl_err *err)

@@ -106,6 +106,17 @@ int sl_path_under(const char *path, const char *dir);
 /* Directory of the running executable (owned). */
 char *sl_exe_dir(void);
 
+/* What silo installs beside its executable (docs/architecture.md). */
+enum sl_res {
+	SL_RES_LUA,      /* the lua/ folder: backends, tools, review rules */
+	SL_RES_POLICIES, /* the policies/ folder: default.lua, examples */
+	SL_RES_HELPER,   /* the silo-helper binary */
+};
+/* Path of a resource (owned), or NULL + err (SL_EINVAL: an override
+ * variable names nothing; SL_ENOENT: not found anywhere). sl_res.c says
+ * where it looks. */
+char *sl_res_find(enum sl_res what, struct sl_err *err);
+
 /* SHA-256 of a buffer as 64 lowercase hex chars + NUL. */
 void sl_sha256_hex(const void *p, size_t n, char out[65]);
 

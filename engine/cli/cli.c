@@ -466,30 +466,3 @@ char *cli_state_dir(struct sl_err *err)
 	free(marker);
 	return dir;
 }
-
-char *cli_lua_dir(void)
-{
-	const char *env = getenv("SILO_LUA_DIR");
-	if (env && *env)
-		return sl_xstrdup(env);
-	char *exe = sl_exe_dir();
-	const char *cands[] = { "%s/lua", "%s/../lua", "%s/../share/silo/lua", NULL };
-	for (int i = 0; cands[i]; i++) {
-		char *p = sl_xasprintf(cands[i], exe);
-		char *tools = sl_xasprintf("%s/tools", p);
-		struct stat st;
-		int ok = !stat(tools, &st) && S_ISDIR(st.st_mode);
-		free(tools);
-		if (ok) {
-			free(exe);
-			return p;
-		}
-		free(p);
-	}
-	free(exe);
-#ifdef SILO_SOURCE_DIR
-	return sl_xstrdup(SILO_SOURCE_DIR "/lua");
-#else
-	return sl_xstrdup("lua");
-#endif
-}

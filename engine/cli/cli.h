@@ -88,10 +88,6 @@ char *cli_state_dir(struct sl_err *err);
 struct jv;
 int cli_run_files(const char *state, int (*fn)(void *ud, const char *path, struct jv *rf),
 		  void *ud);
-/* Shipped Lua directory: $SILO_LUA_DIR, else next to the binary's source
- * tree or install prefix. Owned string. */
-char *cli_lua_dir(void);
-
 /* Commands. */
 int cmd_run(struct cli_args *a);
 int cmd_replay_test(struct cli_args *a);

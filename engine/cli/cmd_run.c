@@ -95,6 +95,8 @@ static int layer(struct cli_args *a, struct run_opts *o, struct sl_err *err)
 	int n;
 	char **pols = cli_all(a, "policy", &n);
 	pol_init(&o->pol);
+	if (pol_load_default(&o->pol, o->lua_dir, err))
+		return 1;
 	for (int i = 0; i < n; i++)
 		if (pol_load_file(&o->pol, pols[i], o->lua_dir, err))
 			return 1;
@@ -259,7 +261,8 @@ int cmd_run(struct cli_args *a)
 	int rc = check_flags(a, &o);
 	if (rc)
 		return rc;
-	o.lua_dir = cli_lua_dir();
+	if (!(o.lua_dir = sl_res_find(SL_RES_LUA, &err)))
+		return cli_fail("%s", err.msg);
 	o.script = cli_get(a, "script");
 	o.deterministic = cli_has(a, "deterministic");
 	o.create = cli_has(a, "create");

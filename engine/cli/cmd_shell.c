@@ -135,8 +135,11 @@ int cmd_shell(struct cli_args *a)
 	if (a->tail && !a->ntail)
 		return cli_fail("silo shell: empty command after --");
 	uv_loop_init(&r.loop); /* every exit path below closes it */
-	o.lua_dir = cli_lua_dir();
+	if (!(o.lua_dir = sl_res_find(SL_RES_LUA, &err)))
+		goto out;
 	pol_init(&o.pol);
+	if (pol_load_default(&o.pol, o.lua_dir, &err))
+		goto out;
 	char **pols = cli_all(a, "policy", &n);
 	for (int i = 0; i < n; i++)
 		if (pol_load_file(&o.pol, pols[i], o.lua_dir, &err))

@@ -84,10 +84,14 @@ static void write_meta(struct run *r)
 	jv_set(m, "config_summary",
 	       jv_strf("workspace=%s llm=%s/%s sandbox=%s frontend=%s", o->cfg.workspace,
 		       o->cfg.llm, o->cfg.model ? o->cfg.model : "", o->cfg.sandbox, o->cfg.frontend));
-	if (o->pol.n_files) {
-		struct pol_file *last = &o->pol.files[o->pol.n_files - 1];
+	/* policy_path names the last policy the user gave; `policies` lists
+	 * every layer, the shipped default first. */
+	const struct pol_file *last = o->pol.n_files ? &o->pol.files[o->pol.n_files - 1] : NULL;
+	if (last && !last->builtin) {
 		jv_set(m, "policy_path", jv_str(last->path));
 		jv_set(m, "policy_sha256", jv_str(last->sha256));
+	}
+	if (o->pol.n_files) {
 		struct jv *all = jv_arr();
 		for (size_t i = 0; i < o->pol.n_files; i++) {
 			struct jv *f = jv_obj();

@@ -788,3 +788,17 @@ int pol_has_hook(struct pol *p, const char *name)
 	}
 	return found;
 }
+
+int pol_load_default(struct pol *p, const char *lua_dir, struct sl_err *err)
+{
+	char *dir = sl_res_find(SL_RES_POLICIES, err);
+	if (!dir)
+		return err && err->code ? err->code : SL_ENOENT;
+	char *path = sl_xasprintf("%s/default.lua", dir);
+	int rc = pol_load_file(p, path, lua_dir, err);
+	if (!rc)
+		p->files[p->n_files - 1].builtin = 1;
+	free(path);
+	free(dir);
+	return rc;
+}

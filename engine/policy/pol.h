@@ -34,13 +34,20 @@ struct pol {
 	int max_turns;              /* 0: none */
 	/* Policy files as loaded: path + sha256, and the Lua state holding
 	 * their hooks and extra tools (tables by registry ref). */
-	struct pol_file { char *path; char sha256[65]; int ref; } *files; size_t n_files;
+	struct pol_file {
+		char *path; char sha256[65]; int ref;
+		int builtin; /* policies/default.lua, loaded first */
+	} *files; size_t n_files;
 	struct lh_state *lua;       /* owned, NULL when no policy file */
 	int *tool_refs; size_t n_tool_refs; /* extra tool tables (in lua) */
 };
 
 void pol_init(struct pol *p);
 void pol_free(struct pol *p);
+/* Loads the shipped policies/default.lua (the first layer of every
+ * session and shell); its absence is an error, since silo is then not
+ * installed whole. */
+int pol_load_default(struct pol *p, const char *lua_dir, struct sl_err *err);
 /* Loads one policy file on top of p (later wins per key). */
 int pol_load_file(struct pol *p, const char *path, const char *lua_dir, struct sl_err *err);
 /* Calls hook `name` of the last policy file defining it; SL_ENOENT if none. */

@@ -37,37 +37,6 @@ struct ws_rules {
 
 static const char *const keys[] = { "under_dir", "name", "path_suffix", "name_suffix", "match" };
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The shipped lua/ directory: $SILO_LUA_DIR, else next to the binary. */
-static char *find_lua_dir(void)
-{
-	const char *e = getenv("SILO_LUA_DIR");
-	if (e && *e)
-		return sl_xstrdup(e);
-	char *exe = sl_exe_dir();
-	static const char *const rel[] = { "../share/silo/lua", "../lua", "../../lua",
-					   "../../../lua", "lua" };
-	for (size_t i = 0; exe && i < SL_ARRAY_LEN(rel); i++) {
-		char *p = sl_xasprintf("%s/%s/review", exe, rel[i]);
-		if (is_dir(p)) {
-			p[strlen(p) - strlen("/review")] = 0;
-			free(exe);
-			return p;
-		}
-		free(p);
-	}
-	free(exe);
-	const char *src = getenv("SILO_SRC");
-	if (src && *src)
-		return sl_xasprintf("%s/lua", src);
-	return NULL;
-}
-
 static int strcmp_p(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -177,7 +146,9 @@ out:
 
 struct ws_rules *ws__rules_load(const char *const *extra, struct sl_err *err)
 {
-	char *dir = find_lua_dir();
+	char *dir = sl_res_find(SL_RES_LUA, err);
+	if (!dir)
+		return NULL;
 	struct ws_rules *r = sl_xcalloc(1, sizeof *r);
 	r->st = lh_new(LH_REVIEW, NULL, NULL, dir, err);
 	if (!r->st) {
@@ -186,12 +157,10 @@ struct ws_rules *ws__rules_load(const char *const *extra, struct sl_err *err)
 		return NULL;
 	}
 	int rc = 0;
-	char *rdir = dir ? sl_xasprintf("%s/review", dir) : NULL;
-	DIR *d = rdir ? opendir(rdir) : NULL;
+	char *rdir = sl_xasprintf("%s/review", dir);
+	DIR *d = opendir(rdir);
 	if (!d) {
-		rc = sl_err_set(err, SL_ENOENT,
-				"built-in review rules not found (looked for lua/review next to the "
-				"silo binary; set SILO_LUA_DIR)");
+		rc = sl_err_set(err, SL_ENOENT, "built-in review rules not found in %s", rdir);
 	} else {
 		size_t n = 0, cap = 16;
 		char **files = sl_xcalloc(cap, sizeof *files);
