@@ -26,10 +26,25 @@ install(FILES ${PROJECT_SOURCE_DIR}/tests/fixtures/demo.lua
         ${PROJECT_SOURCE_DIR}/tests/fixtures/demo-mock.lua DESTINATION ${CMAKE_INSTALL_DATADIR}/silo/demo)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tests/fixtures/demo-project
         DESTINATION ${CMAKE_INSTALL_DATADIR}/silo/demo USE_SOURCE_PERMISSIONS)
-file(GLOB SILO_MAN1 CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/*.1)
-file(GLOB SILO_MAN5 CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/*.5)
-install(FILES ${SILO_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES ${SILO_MAN5} DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+# man pages and the changelog are installed gzipped (-n: byte-stable)
+file(GLOB SILO_MAN CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/*.[15])
+set(SILO_GZ)
+foreach(src ${SILO_MAN} ${PROJECT_SOURCE_DIR}/packaging/changelog)
+  get_filename_component(name ${src} NAME)
+  set(out ${PROJECT_BINARY_DIR}/gz/${name}.gz)
+  add_custom_command(OUTPUT ${out} DEPENDS ${src}
+                     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/gz
+                     COMMAND sh -c "gzip -9n -c '${src}' >'${out}'" VERBATIM)
+  list(APPEND SILO_GZ ${out})
+  if(name MATCHES "\\.([15])$")
+    install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${CMAKE_MATCH_1})
+  endif()
+endforeach()
+add_custom_target(silo_gz ALL DEPENDS ${SILO_GZ})
+install(FILES ${PROJECT_BINARY_DIR}/gz/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# the static helper is static on purpose (it runs in guests with no libraries)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/lintian-overrides
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME silo)
 install(FILES ${PROJECT_SOURCE_DIR}/completions/silo.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME silo)
 install(FILES ${PROJECT_SOURCE_DIR}/completions/_silo
@@ -41,7 +56,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/getting
 # cpack -G DEB (a Debian package) and cpack -G TGZ (a relocatable tree).
 set(CPACK_PACKAGE_NAME silo)
 set(CPACK_PACKAGE_VENDOR "the silo authors")
-set(CPACK_PACKAGE_CONTACT "silo maintainers <silo@localhost>")
+set(CPACK_PACKAGE_CONTACT "silo maintainers <silo@example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "run LLM coding agents in a static sandbox")
 set(CPACK_PACKAGE_DESCRIPTION
     "silo runs an LLM coding agent with real tools inside a static sandbox:\nthe workspace is locked and reviewed on unlock, reads are allowlisted,\nand network egress goes only through a filtering, credential-injecting\nproxy.")
