@@ -244,6 +244,27 @@ static const struct cli_pair policy_sections[] = {
 	  "entry." },
 	{ NULL },
 };
+static const struct cli_pair files_doctor[] = {
+	{ "PREFIX/libexec/silo/silo-helper", "the helper whose start doctor tries" },
+	{ "/proc/self/ns/, /sys/fs/cgroup/", "what doctor probes: namespaces and cgroups" },
+	{ NULL },
+};
+static const struct cli_pair files_debug[] = {
+	{ "PREFIX/share/silo/lua/", "the Lua tables the engine loads" },
+	{ NULL },
+};
+static const struct cli_pair exit_policy[] = {
+	{ "1", "silo run or silo shell stops before the session starts when a policy file cannot "
+	       "be read, does not evaluate, or has an unknown key or a wrong type" },
+	{ NULL },
+};
+static const struct cli_pair env_policy[] = {
+	{ "the variables named by credentials[].env and placeholders[].env",
+	  "read by silo when the session starts; their values never reach the policy, the "
+	  "sandbox or the journal" },
+	{ "HOME", "expands ~/ in read_allowlist" },
+	{ NULL },
+};
 static const struct cli_pair files_policy[] = {
 	{ "PREFIX/share/silo/policies/default.lua", "the reference defaults" },
 	{ "PREFIX/share/silo/policies/examples/", "realistic policies to copy" },
@@ -306,18 +327,18 @@ const struct cli_page cli_pages[] = {
 	{ "silo-doctor", 1, "which sandbox backends and kernel features work here",
 	  "Probes namespaces, seccomp, Landlock, cgroups and the helper, and says which "
 	  "sandbox --sandbox auto would choose, and what is missing for the others.",
-	  NULL, exit_doctor, env_state, NULL, ex_doctor, "silo-run(1)" },
+	  NULL, exit_doctor, env_state, files_doctor, ex_doctor, "silo-run(1)" },
 	{ "silo-debug", 1, "inspect silo's tables",
 	  "Prints the tables silo runs on: the state machines of every lifecycle, and the "
 	  "seccomp filter of the native sandbox. The commands marked as testing aids serve "
 	  "the test suite and may change without notice.",
-	  NULL, exit_common, env_state, NULL, ex_debug, "silo(1)" },
+	  NULL, exit_common, env_state, files_debug, ex_debug, "silo(1)" },
 	{ "silo-policy", 5, "the Lua policy format",
 	  "A policy says what a session's sandbox may read and reach, which credentials the "
 	  "egress proxy injects, how much the model may spend, which tools exist, and hooks "
 	  "that decide per request or per tool call. Pass one or more with --policy to silo "
 	  "run or silo shell.",
-	  policy_sections, NULL, NULL, files_policy, ex_policy, "silo-run(1), silo-shell(1)" },
+	  policy_sections, exit_policy, env_policy, files_policy, ex_policy, "silo-run(1), silo-shell(1)" },
 	{ NULL },
 };
 
