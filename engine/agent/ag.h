@@ -94,6 +94,7 @@ struct ag_backend {
 	char *id;           /* owned: backend id for events and cost lines */
 	double rate_in, rate_out; /* $ per million tokens */
 	double rate_cache_read, rate_cache_write; /* decisions 7; default rate_in */
+	int priced;         /* some price row applies (else dollars are unknown) */
 	struct ag_usage usage;
 	int reported;       /* a cost_report was emitted */
 	void *llm;          /* owned: engine/http struct llm for real backends */
@@ -349,8 +350,14 @@ int ag_backend_init(struct ag_backend *b, const char *cli_name, const char *mode
 void ag_backend_deinit(struct ag_backend *b);
 struct jv *ag_cost_usage(const struct ag_backend *b);
 /* costs.md 3: the first row whose key is a case-sensitive substring of the
- * model wins; no row leaves both rates 0. */
-void ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b);
+ * model wins; no row leaves both rates 0 and the backend unpriced. Returns
+ * whether a row applied. */
+int ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b);
+/* Sets b's rates from one row {input, output, cache_read?, cache_write?}. */
+void ag_pricing_set(struct ag_backend *b, const struct jv *row);
+/* Dollars with at least min_dec decimals and enough more (up to 8) that a
+ * small figure such as a 0.0001 quota does not print as zero. */
+void ag_usd_fmt(char *out, size_t n, double usd, int min_dec, double ref);
 void ag_cost_line(const struct ag_backend *b, struct sl_buf *out);
 
 /* System prompt stating the boundaries from the access report (owned). */

@@ -63,29 +63,54 @@ struct jv *ag_cost_usage(const struct ag_backend *b)
 	return u;
 }
 
-void ag_cost_line(const struct ag_backend *b, struct sl_buf *out)
+void ag_usd_fmt(char *out, size_t n, double usd, int min_dec, double ref)
 {
-	sl_buf_printf(out, "cost[%s]: %llu input tokens, %llu output tokens, $%.4f\n", b->id,
-		      (unsigned long long)b->usage.in, (unsigned long long)b->usage.out, usd(b));
+	int dec = min_dec;
+	/* As many decimals as the finer figure needs to show a non-zero digit,
+	 * so "$0.0008 of $0.0001" is never "$0.0008 of $0.00". */
+	while (dec < 8 && ref > 0 && ref * pow(10, dec) < 1 - 1e-9)
+		dec++;
+	while (dec < 8 && ref > 0 &&
+	       fabs(ref * pow(10, dec) - round(ref * pow(10, dec))) > 1e-6)
+		dec++;
+	snprintf(out, n, "$%.*f", dec, usd);
 }
 
-void ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b)
+void ag_cost_line(const struct ag_backend *b, struct sl_buf *out)
+{
+	sl_buf_printf(out, "cost[%s]: %llu input tokens, %llu output tokens, ", b->id,
+		      (unsigned long long)b->usage.in, (unsigned long long)b->usage.out);
+	if (b->priced)
+		sl_buf_printf(out, "$%.4f\n", usd(b));
+	else
+		sl_buf_printf(out, "no price for model %s\n", b->model);
+}
+
+void ag_pricing_set(struct ag_backend *b, const struct jv *r)
+{
+	b->rate_in = jv_num_val(jv_get(r, "input"));
+	b->rate_out = jv_num_val(jv_get(r, "output"));
+	/* Cache tokens have rates of their own where the row has them. */
+	b->rate_cache_read = jv_get(r, "cache_read") ? jv_num_val(jv_get(r, "cache_read"))
+						      : b->rate_in;
+	b->rate_cache_write = jv_get(r, "cache_write") ? jv_num_val(jv_get(r, "cache_write"))
+							: b->rate_in;
+	b->priced = 1;
+}
+
+int ag_pricing_pick(const struct jv *rows, const char *model, struct ag_backend *b)
 {
 	b->rate_in = b->rate_out = b->rate_cache_read = b->rate_cache_write = 0;
+	b->priced = 0;
 	for (size_t i = 0; model && i < jv_len(rows); i++) {
 		const struct jv *r = jv_at(rows, i);
 		const char *key = jv_get_str(r, "key");
 		if (key && strstr(model, key)) {
-			b->rate_in = jv_num_val(jv_get(r, "input"));
-			b->rate_out = jv_num_val(jv_get(r, "output"));
-			/* Cache tokens have rates of their own where the row has them. */
-			b->rate_cache_read = jv_get(r, "cache_read") ? jv_num_val(jv_get(r, "cache_read"))
-								      : b->rate_in;
-			b->rate_cache_write = jv_get(r, "cache_write")
-				? jv_num_val(jv_get(r, "cache_write")) : b->rate_in;
-			return;
+			ag_pricing_set(b, r);
+			return 1;
 		}
 	}
+	return 0;
 }
 
 /* costs.md 4: used >= limit refuses; tokens before dollars. */
@@ -99,8 +124,10 @@ static int quota_check(struct ag_session *s, char *msg, size_t n)
 		return 1;
 	}
 	if (s->opt.has_quota_usd && usd(b) >= s->opt.quota_usd) {
-		snprintf(msg, n, "llm quota exceeded: dollar quota reached: $%.4f of $%.2f used",
-			 usd(b), s->opt.quota_usd);
+		char now[32], max[32];
+		ag_usd_fmt(now, sizeof now, usd(b), 4, s->opt.quota_usd);
+		ag_usd_fmt(max, sizeof max, s->opt.quota_usd, 2, s->opt.quota_usd);
+		snprintf(msg, n, "llm quota exceeded: dollar quota reached: %s of %s used", now, max);
 		return 1;
 	}
 	return 0;

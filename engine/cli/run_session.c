@@ -381,31 +381,59 @@ static int run_canaries(struct run *r, struct sl_err *err)
 	return 0;
 }
 
+/* Prices, flag > policy > config > the backend's own rows (cli.md 3,
+ * decisions 7). A dollar quota on a model nobody priced would never
+ * trigger, so it is refused rather than silently metered at $0. */
+static int price_backend(struct run *r, const char *model, const struct jv *rows,
+			 struct sl_err *err)
+{
+	struct run_opts *o = r->o;
+	const struct jv *row = pol_price_for(&o->pol, model);
+	if (row) {
+		ag_pricing_set(&r->backend, row);
+	} else if (o->cfg.has_pricing) {
+		struct jv *cr = jv_obj();
+		jv_set(cr, "input", jv_float(o->cfg.price_in));
+		jv_set(cr, "output", jv_float(o->cfg.price_out));
+		ag_pricing_set(&r->backend, cr);
+		jv_unref(cr);
+	} else {
+		ag_pricing_pick(rows, model, &r->backend);
+	}
+	if (o->has_quota_usd && !r->backend.priced)
+		return sl_err_set(err, SL_EINVAL,
+				  "a dollar quota needs a price, and model %s has none; give it one "
+				  "in a --policy file: prices = { [\"%s\"] = { input = N, output = N, "
+				  "cache_read = N, cache_write = N } } (US dollars per million tokens; "
+				  "the cache rates are optional), or use --quota-tokens",
+				  model ? model : "(default)", model ? model : "MODEL");
+	return 0;
+}
+
 static int make_backend(struct run *r, struct sl_err *err)
 {
 	struct run_opts *o = r->o;
 	ag_backend_init(&r->backend, o->cfg.llm, o->cfg.model, err);
-	if (o->cfg.has_pricing) {
-		r->backend.rate_in = r->backend.rate_cache_read = r->backend.rate_cache_write =
-			o->cfg.price_in;
-		r->backend.rate_out = o->cfg.price_out;
-	}
 	if (!strcmp(o->cfg.llm, "mock"))
-		return 0;
+		return price_backend(r, r->backend.model, NULL, err);
 	r->backend.llm = llm_new(&r->loop, o->cfg.llm, o->cfg.model, o->cfg.base_url,
 				 o->cfg.api_key_env, o->lua_dir, err);
 	if (!r->backend.llm)
 		return SL_EINVAL;
 	llm_set_note(r->backend.llm, run_note, r);
-	if (o->cfg.local_cmd && llm_manage_server(r->backend.llm, o->cfg.local_cmd, 0, err))
-		return SL_EUNAVAIL;
 	free(r->backend.id);
 	r->backend.id = sl_xstrdup(llm_id(r->backend.llm));
 	/* The model the backend settled on is the part of its id after ':'. */
 	const char *colon = strchr(r->backend.id, ':');
 	const char *model = o->cfg.model ? o->cfg.model : colon ? colon + 1 : NULL;
-	if (!o->cfg.has_pricing)
-		ag_pricing_pick(llm_pricing(r->backend.llm), model, &r->backend);
+	if (model && strcmp(model, r->backend.model)) {
+		free(r->backend.model);
+		r->backend.model = sl_xstrdup(model);
+	}
+	if (price_backend(r, model, llm_pricing(r->backend.llm), err))
+		return SL_EINVAL;
+	if (o->cfg.local_cmd && llm_manage_server(r->backend.llm, o->cfg.local_cmd, 0, err))
+		return SL_EUNAVAIL;
 	return 0;
 }
 

@@ -112,6 +112,7 @@ void pol_free(struct pol *p)
 	placeholders_free(p->placeholders, p->n_placeholders);
 	jv_unref(p->hosts);
 	jv_unref(p->upstream_ca);
+	jv_unref(p->prices);
 	tool_refs_free(p);
 	for (size_t i = 0; i < p->n_files; i++) {
 		lh_unref(p->lua, p->files[i].ref);
@@ -487,6 +488,67 @@ static int apply_sandbox(struct polb *b)
 	return 0;
 }
 
+/* prices = { [model] = { input = N, output = N, cache_read? = N,
+ * cache_write? = N } }: a model the backends have no row for gets one. */
+static int apply_prices(struct polb *b)
+{
+	static const char *const keys[] = { "input", "output", "cache_read", "cache_write", NULL };
+	lua_State *L = b->L;
+	struct jv *o;
+
+	if (!lua_istable(L, -1))
+		return fail(b, "prices: must be a table of [model] = { input = N, output = N }");
+	o = jv_obj();
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *model = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		struct jv *row;
+		char what[160];
+
+		if (!model || !*model || !lua_istable(L, -1)) {
+			lua_pop(L, 2);
+			fail(b, "prices: every entry must map a model name to { input = N, output = N }");
+			goto bad;
+		}
+		snprintf(what, sizeof what, "prices[\"%s\"]", model);
+		if (check_keys(b, -1, keys, what)) {
+			lua_pop(L, 2);
+			goto bad;
+		}
+		row = jv_obj();
+		for (int i = 0; keys[i]; i++) {
+			int t = rawfield(L, -1, keys[i]);
+			double d = lua_tonumber(L, -1);
+
+			lua_pop(L, 1);
+			if (t == LUA_TNIL && i >= 2)
+				continue;
+			if (t != LUA_TNUMBER || !isfinite(d) || d < 0) {
+				jv_unref(row);
+				lua_pop(L, 2);
+				fail(b, "prices[\"%s\"].%s: must be a finite number >= 0 (US dollars "
+					"per million tokens)", model, keys[i]);
+				goto bad;
+			}
+			jv_set(row, keys[i], jv_float(d));
+		}
+		jv_set(o, model, row);
+		lua_pop(L, 1);
+	}
+	jv_sort_keys(o);
+	jv_unref(b->p->prices);
+	b->p->prices = o;
+	return 0;
+bad:
+	jv_unref(o);
+	return -1;
+}
+
+const struct jv *pol_price_for(const struct pol *p, const char *model)
+{
+	return p->prices && model ? jv_get(p->prices, model) : NULL;
+}
+
 /* hosts / upstream_ca: a map of string -> string. */
 static struct jv *str_map(struct polb *b, const char *key, int paths)
 {
@@ -587,7 +649,8 @@ static int apply_all(lua_State *L)
 		"read_allowlist", "allow_risky_paths", "allowed_domains", "credentials",
 		"quota",          "tools",             "disable_tools",   "upstream_ca",
 		"tunnel_domains", "placeholders",      "review_rules",    "hooks",
-		"hosts",          "max_turns",         "sandbox",         NULL,
+		"hosts",          "max_turns",         "sandbox",         "prices",
+		NULL,
 	};
 	static const struct {
 		const char *key;
@@ -607,7 +670,8 @@ static int apply_all(lua_State *L)
 		"disable_tools", "review_rules", "credentials", "placeholders", "quota", "tools",
 		"hooks", "hosts", "upstream_ca", "host", "header", "env", "format", "method",
 		"path", "tokens", "usd", "name", "run", "max_turns", "sandbox", "tmpfs_mb",
-		"tmpfs_inodes", "memory_mb", "pids_max", NULL,
+		"tmpfs_inodes", "memory_mb", "pids_max", "prices", "input", "output", "cache_read",
+		"cache_write", NULL,
 	};
 	struct polb *b = lua_touserdata(L, 1);
 	struct pol *p = b->p;
@@ -660,6 +724,7 @@ static int apply_all(lua_State *L)
 	WITH("max_turns", apply_max_turns(b));
 	WITH("tools", apply_tools(b));
 	WITH("hooks", check_hooks(b));
+	WITH("prices", apply_prices(b));
 	if (rawfield(L, 1, "hosts") != LUA_TNIL) {
 		struct jv *o = str_map(b, "hosts", 0);
 

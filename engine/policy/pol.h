@@ -32,6 +32,9 @@ struct pol {
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;
 	int max_turns;              /* 0: none */
+	/* prices: {model = {input, output, cache_read?, cache_write?}} in US
+	 * dollars per million tokens, or NULL. */
+	struct jv *prices;
 	/* Policy files as loaded: path + sha256, and the Lua state holding
 	 * their hooks and extra tools (tables by registry ref). */
 	struct pol_file {
@@ -53,6 +56,9 @@ int pol_load_file(struct pol *p, const char *path, const char *lua_dir, struct s
 /* Calls hook `name` of the last policy file defining it; SL_ENOENT if none. */
 int pol_hook(struct pol *p, const char *name, const struct jv *const *args, int nargs,
 	     struct jv **ret, struct sl_err *err);
+
+/* The policy's price row for exactly this model (borrowed), or NULL. */
+const struct jv *pol_price_for(const struct pol *p, const char *model);
 
 /* 1 when some loaded policy file defines hooks.<name>. */
 int pol_has_hook(struct pol *p, const char *name);

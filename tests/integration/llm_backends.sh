@@ -43,6 +43,18 @@ start openai "$OPENAI_API_KEY"; O_URL="https://127.0.0.1:$PORT"
 start local ""; L_URL="https://127.0.0.1:$PORT"
 start realtime "$OPENAI_API_KEY"; R_URL="wss://localhost:$PORT"
 
+# The local and realtime test models have no built-in price row, and a
+# dollar quota needs one: the policy prices them.
+{
+	echo 'return { prices = {'
+	for m in llama gpt-realtime; do
+		for s in session e401 e500; do
+			echo "  [\"$m-$s\"] = { input = 1.0, output = 2.0 },"
+		done
+	done
+	echo '} }'
+} >"$T/prices.lua"
+
 session() { # session BACKEND URL MODEL [extra args]
 	local b=$1 url=$2 model=$3; shift 3
 	"$SILO_BIN" workspace unlock "$WS" >/dev/null 2>&1 || true
@@ -51,7 +63,7 @@ session() { # session BACKEND URL MODEL [extra args]
 	set +e
 	timeout "${TMO:-60}" "$SILO_BIN" run --workspace "$WS" --create --frontend headless \
 		--prompt "Check the readme." --llm "$b" --model "$model" --base-url "$url" \
-		"${SANDBOX[@]}" "$@" >"$T/out" 2>"$T/err"
+		--policy "$T/prices.lua" "${SANDBOX[@]}" "$@" >"$T/out" 2>"$T/err"
 	RC=$?
 	set -e
 	JOURNAL=$(sed -n 's/^journal: //p' "$T/err" | tail -n1)

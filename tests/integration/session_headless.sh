@@ -6,7 +6,7 @@ set -e
 run_headless "$FIX/headless.lua" "Tidy the repo."
 check "exit 0" test "$RC" -eq 0
 check "final message on stdout" sh -c "head -n1 '$T/out' | grep -qx 'Repo tidied.'"
-check "cost line" contains "$T/out" 'cost[mock]: 250 input tokens, 30 output tokens, $0.0000'
+check "cost line: unpriced, not zero dollars" contains "$T/out" 'cost[mock]: 250 input tokens, 30 output tokens, no price for model claude-sonnet-4-6'
 check "journal on stderr" contains "$T/err" "journal: $LLMDEVSILO_STATE_DIR/journals/"
 "$SILO_BIN" journal export "$JOURNAL" >"$T/j.jsonl"
 check "first input names Exit" contains "$T/j.jsonl" 'call the Exit tool'

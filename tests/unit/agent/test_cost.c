@@ -25,14 +25,14 @@ TEST(first_substring_row_wins)
 	jv_push(rows, row("gpt-4o", 2.50, 10.0, -1, -1));
 	jv_push(rows, row("claude-sonnet", 3.0, 15.0, 3.75, 0.30));
 	struct ag_backend b;
-	ag_pricing_pick(rows, "gpt-4o-mini-2024", &b);
-	CHECK(b.rate_in == 0.15 && b.rate_out == 0.60);
+	CHECK(ag_pricing_pick(rows, "gpt-4o-mini-2024", &b) == 1);
+	CHECK(b.rate_in == 0.15 && b.rate_out == 0.60 && b.priced);
 	CHECK(b.rate_cache_read == 0.15); /* no cache rates: the input rate */
 	ag_pricing_pick(rows, "claude-sonnet-4-6", &b);
 	CHECK(b.rate_in == 3.0 && b.rate_out == 15.0);
 	CHECK(b.rate_cache_write == 3.75 && b.rate_cache_read == 0.30);
-	ag_pricing_pick(rows, "unknown-model", &b);
-	CHECK(b.rate_in == 0 && b.rate_out == 0);
+	CHECK(ag_pricing_pick(rows, "unknown-model", &b) == 0);
+	CHECK(b.rate_in == 0 && b.rate_out == 0 && !b.priced);
 	ag_pricing_pick(rows, NULL, &b);
 	CHECK(b.rate_in == 0);
 	jv_unref(rows);
@@ -47,6 +47,7 @@ TEST(cache_tokens_priced_at_their_rates)
 	b.rate_out = 15.0;
 	b.rate_cache_write = 3.75;
 	b.rate_cache_read = 0.30;
+	b.priced = 1;
 	b.usage.in = 1000000 + 2000000 + 500000; /* plain + cache read + cache write */
 	b.usage.cache_read = 2000000;
 	b.usage.cache_write = 500000;
@@ -61,4 +62,38 @@ TEST(cache_tokens_priced_at_their_rates)
 	ag_cost_line(&b, &line);
 	CHECK_STR(line.p, "cost[anthropic:claude-sonnet-4-6]: 3500000 input tokens, 100000 output tokens, $6.9750\n");
 	sl_buf_free(&line);
+}
+
+TEST(unpriced_cost_line_names_the_model_not_zero_dollars)
+{
+	struct ag_backend b;
+	memset(&b, 0, sizeof b);
+	b.id = "openai-responses:o4-mini";
+	b.model = "o4-mini";
+	b.usage.in = 67000;
+	b.usage.out = 100;
+	struct sl_buf line;
+	sl_buf_init(&line);
+	ag_cost_line(&b, &line);
+	CHECK_STR(line.p, "cost[openai-responses:o4-mini]: 67000 input tokens, 100 output tokens, "
+			  "no price for model o4-mini\n");
+	CHECK(!strstr(line.p, "$0.0000"));
+	sl_buf_free(&line);
+}
+
+TEST(usd_shown_with_enough_digits)
+{
+	char a[32], m[32];
+	ag_usd_fmt(a, sizeof a, 0.0008, 4, 0.0001);
+	ag_usd_fmt(m, sizeof m, 0.0001, 2, 0.0001);
+	CHECK_STR(a, "$0.0008");
+	CHECK_STR(m, "$0.0001");
+	ag_usd_fmt(m, sizeof m, 0.5, 2, 0.5);
+	CHECK_STR(m, "$0.50");
+	ag_usd_fmt(a, sizeof a, 0.81, 4, 0.5);
+	CHECK_STR(a, "$0.8100");
+	ag_usd_fmt(m, sizeof m, 0.015, 2, 0.015);
+	CHECK_STR(m, "$0.015");
+	ag_usd_fmt(a, sizeof a, 0.00000123, 4, 0.000001);
+	CHECK_STR(a, "$0.000001");
 }

@@ -60,7 +60,8 @@ TEST(merge_order)
 			" quota = { tokens = 5 }, credentials = { { host = 'api.x.com',"
 			" header = 'Authorization', env = 'X_TOKEN', format = 'Bearer {secret}' } } }";
 	const char *b = "return { read_allowlist = { '/b' }, quota = { usd = 2.5 },"
-			" hosts = { ['t.example'] = '198.51.100.2' } }";
+			" hosts = { ['t.example'] = '198.51.100.2' },"
+			" prices = { ['o4-mini-x'] = { input = 1.1, output = 4.4, cache_read = 0.275 } } }";
 	char sha[65];
 
 	pol_init(&p);
@@ -76,6 +77,10 @@ TEST(merge_order)
 	CHECK(p.n_credentials == 1);
 	CHECK_STR(p.credentials[0].format, "Bearer {secret}");
 	CHECK_STR(jv_get_str(p.hosts, "t.example"), "198.51.100.2");
+	CHECK(pol_price_for(&p, "o4-mini") == NULL); /* exact model names only */
+	CHECK(jv_num_val(jv_get(pol_price_for(&p, "o4-mini-x"), "output")) == 4.4);
+	CHECK(jv_num_val(jv_get(pol_price_for(&p, "o4-mini-x"), "cache_read")) == 0.275);
+	CHECK(jv_get(pol_price_for(&p, "o4-mini-x"), "cache_write") == NULL);
 	/* Keys no file set stay unset, so --config can fill them. */
 	CHECK(p.tunnel_domains == NULL && p.disable_tools == NULL && p.upstream_ca == NULL);
 	CHECK(p.n_files == 2);
@@ -136,6 +141,11 @@ static const struct {
 	{ "return { tools = { { name = 'X' } } }", "tools[1]: missing run function" },
 	{ "return { placeholders = { { host = 'h' } } }", "placeholders[1]: missing env" },
 	{ "return { hosts = { a = 1 } }", "hosts: every entry must map a name" },
+	{ "return { prices = { m = { input = 1 } } }",
+	  "prices[\"m\"].output: must be a finite number >= 0" },
+	{ "return { prices = { m = { input = 1, output = 2, batch = 1 } } }",
+	  "prices[\"m\"]: unknown key 'batch'" },
+	{ "return { prices = { 'm' } }", "prices: every entry must map a model name" },
 	{ "return {\n read_allowlist = {,\n}", "bad.lua:2:" },
 	{ "return 1", "bad.lua: script must return a table" },
 	{ "return { quota = { usd = os.time() } }", "global 'os'" },
