@@ -19,12 +19,15 @@ struct fsm_def;
 /* The connection lifecycle table (px_conn.c), for `silo debug fsm`. */
 extern const struct fsm_def px_conn_fsm;
 
+/* Credentials and placeholders are bound to one host and port: `host` is
+ * "name" (port 443) or "name:port" ("[v6]:port"). A placeholder is swapped
+ * only in its header. */
 struct px_credential {
 	const char *host, *header, *env, *format; /* format default "{secret}" */
 };
 
 struct px_placeholder {
-	const char *env, *host, *header, *method, *path; /* header/method/path optional */
+	const char *env, *host, *header, *method, *path; /* method/path optional */
 };
 
 struct px_config {

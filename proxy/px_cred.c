@@ -30,12 +30,39 @@ static void wipe_free(char *s)
 	}
 }
 
-static int norm(char out[PX_MAX_HOST + 3], const char *host, struct sl_err *err)
+/* "name", "name:port", "[v6]" or "[v6]:port" (a bare v6 literal has no
+ * port); the port defaults to 443, the only one HTTPS implies. */
+static int norm(char out[PX_MAX_HOST + 3], int *port, const char *host, struct sl_err *err)
 {
 	int ip;
-	if (!host || strlen(host) > PX_MAX_HOST)
-		return sl_err_set(err, SL_EINVAL, "credential host missing or too long");
-	snprintf(out, PX_MAX_HOST + 3, "%s", host);
+	if (!host || strlen(host) > PX_MAX_HOST + 8)
+		return sl_err_set(err, SL_EINVAL, "host missing or too long");
+	const char *name = host, *end = host + strlen(host), *ps = NULL;
+	if (*host == '[') {
+		const char *rb = strchr(host, ']');
+		if (!rb || (rb[1] && rb[1] != ':'))
+			return sl_err_set(err, SL_EINVAL, "malformed [address]");
+		name = host + 1;
+		end = rb;
+		ps = rb[1] ? rb + 2 : NULL;
+	} else {
+		const char *colon = strchr(host, ':');
+		if (colon && !strchr(colon + 1, ':')) {
+			end = colon;
+			ps = colon + 1;
+		}
+	}
+	*port = 443;
+	if (ps) {
+		char *pe;
+		long v = strtol(ps, &pe, 10);
+		if (!*ps || *pe || *ps < '0' || *ps > '9' || v < 1 || v > 65535)
+			return sl_err_set(err, SL_EINVAL, "invalid port in %s", host);
+		*port = (int)v;
+	}
+	if ((size_t)(end - name) > PX_MAX_HOST)
+		return sl_err_set(err, SL_EINVAL, "host too long");
+	snprintf(out, PX_MAX_HOST + 3, "%.*s", (int)(end - name), name);
 	return px_http_norm_host(out, &ip, err);
 }
 
@@ -81,6 +108,35 @@ static void make_dummy(char *d, const char *real, size_t n)
 	d[n] = '\0';
 }
 
+/* Responses are scrubbed of every real value: a credential becomes a mask
+ * of its length, a placeholder's value its dummy (which the sandbox
+ * knows). Values under PX_SCRUB_MIN bytes are not scrubbed: masking them
+ * would garble ordinary text, and they are guessable anyway. */
+#define PX_SCRUB_MIN 8
+
+static void scrub_init(struct px *px)
+{
+	size_t n = px->n_secrets + px->n_dummies, k = 0;
+	px->scrub_pats = sl_xcalloc(n + 1, sizeof(*px->scrub_pats));
+	px->scrub_masks = sl_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < px->n_secrets; i++) {
+		const struct px_secret *s = &px->secrets[i];
+		size_t len = strlen(s->raw);
+		if (len < PX_SCRUB_MIN)
+			continue;
+		char *mask = sl_xmalloc(len + 1);
+		memset(mask, '*', len);
+		mask[len] = '\0';
+		px->scrub_masks[k] = mask;
+		px->scrub_pats[k++] = (struct px_scrub_pat){ s->raw, mask, len };
+	}
+	for (size_t i = 0; i < px->n_dummies; i++) {
+		const struct px_dummy *d = &px->dummies[i];
+		px->scrub_pats[k++] = (struct px_scrub_pat){ d->real, d->dummy, d->len };
+	}
+	px->scrub = (struct px_scrub){ px->scrub_pats, k };
+}
+
 int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err)
 {
 	struct sl_err e;
@@ -88,12 +144,14 @@ int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err
 	for (size_t i = 0; i < cfg->n_credentials; i++) {
 		const struct px_credential *cr = &cfg->credentials[i];
 		char host[PX_MAX_HOST + 3];
-		if (norm(host, cr->host, &e))
+		int port;
+		if (norm(host, &port, cr->host, &e))
 			return sl_err_set(err, SL_EINVAL, "credential host %s: %s",
 					  cr->host ? cr->host : "(none)", e.msg);
 		if (!cr->header || !px_http_token(cr->header, strlen(cr->header)))
 			return sl_err_set(err, SL_EINVAL, "credential for %s: invalid header name",
 					  host);
+
 		const char *v = cr->env ? getenv(cr->env) : NULL;
 		if (!v)
 			return sl_err_set(err, SL_EINVAL,
@@ -107,30 +165,38 @@ int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err
 			wipe_free(value);
 			continue;
 		}
-		/* two entries for one host: the last wins */
+		/* two entries for one host and port: the last wins */
 		struct px_secret *s = NULL;
 		for (size_t k = 0; k < px->n_secrets; k++)
-			if (!strcmp(px->secrets[k].host, host))
+			if (!strcmp(px->secrets[k].host, host) && px->secrets[k].port == port)
 				s = &px->secrets[k];
 		if (s) {
 			free(s->header);
 			wipe_free(s->value);
+			wipe_free(s->raw);
 		} else {
 			s = &px->secrets[px->n_secrets++];
 		}
 		snprintf(s->host, sizeof(s->host), "%s", host);
+		s->port = port;
 		s->header = sl_xstrdup(cr->header);
 		s->value = value;
 		s->vlen = strlen(value);
+		s->raw = sl_xstrdup(v);
 	}
 
 	px->dummies = sl_xcalloc(cfg->n_placeholders + 1, sizeof(*px->dummies));
 	for (size_t i = 0; i < cfg->n_placeholders; i++) {
 		const struct px_placeholder *ph = &cfg->placeholders[i];
 		struct px_dummy *d = &px->dummies[px->n_dummies];
-		if (!ph->env || norm(d->host, ph->host, &e))
-			return sl_err_set(err, SL_EINVAL, "placeholder %s: invalid host",
-					  ph->env ? ph->env : "(none)");
+		if (!ph->env || norm(d->host, &d->port, ph->host, &e))
+			return sl_err_set(err, SL_EINVAL, "placeholder %s: invalid host: %s",
+					  ph->env ? ph->env : "(none)", ph->env ? e.msg : "no env");
+		/* Without a header the dummy could be swapped into one the
+		 * upstream reflects (X-Echo and the like). */
+		if (!ph->header || !px_http_token(ph->header, strlen(ph->header)))
+			return sl_err_set(err, SL_EINVAL,
+					  "placeholder %s: a header name is required", ph->env);
 		const char *v = getenv(ph->env);
 		if (!v)
 			return sl_err_set(err, SL_EINVAL,
@@ -143,7 +209,7 @@ int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err
 					  ph->env);
 		px->n_dummies++;
 		d->env = sl_xstrdup(ph->env);
-		d->header = ph->header ? sl_xstrdup(ph->header) : NULL;
+		d->header = sl_xstrdup(ph->header);
 		d->method = ph->method ? sl_xstrdup(ph->method) : NULL;
 		d->path = ph->path ? sl_xstrdup(ph->path) : NULL;
 		d->real = sl_xstrdup(v);
@@ -153,14 +219,23 @@ int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err
 			make_dummy(d->dummy, v, n);
 		while (!strcmp(d->dummy, v));
 	}
+	scrub_init(px);
 	return 0;
 }
 
 void px__cred_free(struct px *px)
 {
+	for (size_t i = 0; px->scrub_masks && px->scrub_masks[i]; i++)
+		free(px->scrub_masks[i]);
+	free(px->scrub_masks);
+	free(px->scrub_pats);
+	px->scrub_masks = NULL;
+	px->scrub_pats = NULL;
+	px->scrub = (struct px_scrub){ 0 };
 	for (size_t i = 0; i < px->n_secrets; i++) {
 		free(px->secrets[i].header);
 		wipe_free(px->secrets[i].value);
+		wipe_free(px->secrets[i].raw);
 	}
 	free(px->secrets);
 	px->secrets = NULL;
@@ -179,10 +254,10 @@ void px__cred_free(struct px *px)
 	px->n_dummies = 0;
 }
 
-const struct px_secret *px__cred_for(struct px *px, const char *host)
+const struct px_secret *px__cred_for(struct px *px, const char *host, int port)
 {
 	for (size_t i = 0; i < px->n_secrets; i++)
-		if (!strcmp(px->secrets[i].host, host))
+		if (!strcmp(px->secrets[i].host, host) && px->secrets[i].port == port)
 			return &px->secrets[i];
 	return NULL;
 }
@@ -214,12 +289,12 @@ static int path_plain(const char *path)
 	return 1;
 }
 
-static int bound(const struct px_dummy *d, const char *host, const char *method,
+static int bound(const struct px_dummy *d, const char *host, int port, const char *method,
 		 const char *path, const char *name, size_t nlen)
 {
-	if (!host[0] || strcmp(d->host, host))
+	if (!host[0] || strcmp(d->host, host) || d->port != port)
 		return 0;
-	if (d->header && (strlen(d->header) != nlen || strncasecmp(d->header, name, nlen)))
+	if (strlen(d->header) != nlen || strncasecmp(d->header, name, nlen))
 		return 0;
 	if (d->method && strcasecmp(d->method, method))
 		return 0;
@@ -228,14 +303,15 @@ static int bound(const struct px_dummy *d, const char *host, const char *method,
 	return 1;
 }
 
-int px__dummy_header(struct px *px, const char *host, const char *method, const char *path,
-		     const char *name, size_t nlen, const char *val, size_t vlen, char **out)
+int px__dummy_header(struct px *px, const char *host, int port, const char *method,
+		     const char *path, const char *name, size_t nlen, const char *val, size_t vlen,
+		     char **out)
 {
 	for (size_t i = 0; i < px->n_dummies; i++) {
 		const struct px_dummy *d = &px->dummies[i];
 		if (!memmem(val, vlen, d->dummy, d->len))
 			continue;
-		if (!bound(d, host, method, path, name, nlen))
+		if (!bound(d, host, port, method, path, name, nlen))
 			return -1;
 		struct sl_buf b;
 		sl_buf_init(&b);

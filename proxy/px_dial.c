@@ -47,6 +47,8 @@ static int add_addr(struct px_conn *c, const char *host, const struct sockaddr *
 {
 	char ip[INET6_ADDRSTRLEN];
 	const char *why = px_ipguard_sa(sa);
+	if (!why && px__local_is(&c->px->local, sa))
+		why = PX_LOCAL_WHY;
 	if (why) {
 		fmt_addr(sa, ip, sizeof(ip));
 		fail(c, "blocked address", 0, "blocked address: %s resolves to %s (%s)", host, ip,

@@ -401,6 +401,11 @@ void px_chunk_init(struct px_chunk *c)
 	c->state = CK_SIZE;
 }
 
+uint64_t px_chunk_data_left(const struct px_chunk *c)
+{
+	return c->state == CK_DATA ? c->left : 0;
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -109,6 +109,24 @@ void px_chunk_init(struct px_chunk *c);
 /* Consumes bytes of p[0..n) that belong to the body; returns the count
  * (stops at the end of the body, c->done set) or SL_EPARSE / SL_ELIMIT. */
 ssize_t px_chunk_feed(struct px_chunk *c, const char *p, size_t n, struct sl_err *err);
+/* Payload bytes that come next, before any framing byte (0 when the next
+ * byte is framing). */
+uint64_t px_chunk_data_left(const struct px_chunk *c);
+
+/* Response scrubbing (px_scrub.c): every occurrence of a pattern's `from`
+ * is overwritten in place by its `to` of the same length. */
+struct px_scrub_pat {
+	const char *from, *to;
+	size_t len;
+};
+struct px_scrub {
+	const struct px_scrub_pat *pats;
+	size_t n;
+};
+/* Scrubs p[0..n) and returns how many leading bytes are final: the rest
+ * is the start of a pattern that more data may complete. With `last` (no
+ * more data follows) every byte is final. */
+size_t px_scrub(const struct px_scrub *s, char *p, size_t n, int last);
 
 /* IP guard (sandbox.md 10.3). Each returns NULL when the address may be
  * reached, else a static reason such as "loopback" or

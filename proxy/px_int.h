@@ -45,18 +45,40 @@ mbedtls_pk_context *tl__ca_key(struct tl_ca *ca);
 /* ---- credentials (px_cred.c) ------------------------------------------ */
 struct px_secret {
 	char host[PX_MAX_HOST + 3]; /* normalised */
+	int port;
 	char *header;               /* owned */
 	char *value;                /* owned, secret: format applied; zeroed */
 	size_t vlen;
+	char *raw;                  /* owned, secret: the variable's value; zeroed */
 };
 struct px_dummy {
 	char *env;                  /* owned */
 	char host[PX_MAX_HOST + 3];
-	char *header, *method, *path; /* owned, optional */
+	int port;
+	char *header;               /* owned */
+	char *method, *path;        /* owned, optional */
 	char *real;                 /* owned, secret; zeroed */
 	char *dummy;                /* owned: what the sandbox sees */
 	size_t len;
 };
+
+/* ---- the harness machine's own addresses (px_local.c) ----------------- */
+struct px_local_addr {
+	uint8_t b[16];
+	int v6;
+};
+struct px_local {
+	struct px_local_addr *a;
+	size_t n, cap;
+	int fd;                    /* netlink, address changes; -1 without */
+	unsigned long reloads;
+};
+void px__local_init(struct px_local *l);
+void px__local_free(struct px_local *l);
+/* 1 when sa (or the literal s) is an address of a local interface. */
+int px__local_is(struct px_local *l, const struct sockaddr *sa);
+int px__local_is_str(struct px_local *l, const char *s);
+#define PX_LOCAL_WHY "local interface address"
 
 /* ---- instance --------------------------------------------------------- */
 struct px_upca {               /* extra upstream trust for a host pattern */
@@ -80,6 +102,9 @@ struct px {
 	struct jv *hosts;          /* ref */
 	struct px_secret *secrets; size_t n_secrets;
 	struct px_dummy *dummies; size_t n_dummies;
+	struct px_scrub scrub;     /* secrets -> masks or dummies, for responses */
+	struct px_scrub_pat *scrub_pats; /* owned; from/to point into secrets */
+	char **scrub_masks;        /* owned */
 	struct px_config hooks;    /* only the hook/record fields are used */
 	int mock;
 	char *listen_addr;         /* owned */
@@ -102,6 +127,7 @@ struct px {
 	} sess[32];
 	unsigned sess_next;
 
+	struct px_local local;     /* refused like loopback */
 	struct px_conn *conns;     /* live connections */
 	size_t n_conns;
 	char rbuf[65536];          /* shared read buffer: reads copy out at once */
@@ -268,11 +294,12 @@ void px__on_ep_closed(struct px_ep *ep);
 /* px_cred.c */
 int px__cred_load(struct px *px, const struct px_config *cfg, struct sl_err *err);
 void px__cred_free(struct px *px);
-const struct px_secret *px__cred_for(struct px *px, const char *host);
+const struct px_secret *px__cred_for(struct px *px, const char *host, int port);
 /* Placeholder check of one header value: 0 = no dummy inside; 1 = swapped
  * (out holds the new value, malloc'd); -1 = a dummy where it is not bound. */
-int px__dummy_header(struct px *px, const char *host, const char *method, const char *path,
-		     const char *name, size_t nlen, const char *val, size_t vlen, char **out);
+int px__dummy_header(struct px *px, const char *host, int port, const char *method,
+		     const char *path, const char *name, size_t nlen, const char *val, size_t vlen,
+		     char **out);
 int px__dummy_in(struct px *px, const char *s, size_t n);
 
 #endif

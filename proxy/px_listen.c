@@ -125,6 +125,7 @@ struct px *px_new(uv_loop_t *loop, const struct px_config *cfg, struct sl_err *e
 {
 	struct px *px = sl_xcalloc(1, sizeof(*px));
 	int rc;
+	px->local.fd = -1;
 	px->loop = loop;
 	px->mock = cfg->mock;
 	px->allowed = copy_list(cfg->allowed_domains);
@@ -158,6 +159,7 @@ struct px *px_new(uv_loop_t *loop, const struct px_config *cfg, struct sl_err *e
 		goto fail;
 	if (px->mock)
 		return px;
+	px__local_init(&px->local);
 	rc = mbedtls_x509_crt_parse_file(&px->sys_roots, PX_ROOTS);
 	px->have_roots = rc >= 0;
 	if (rc < 0)
@@ -299,6 +301,7 @@ void px_free(struct px *px)
 		SL_WARN(MOD, "px_free with %zu live connections (px_stop not finished)",
 			px->n_conns);
 	px__cred_free(px);
+	px__local_free(&px->local);
 	free_list(px->allowed);
 	free_list(px->tunnel);
 	jv_unref(px->hosts);

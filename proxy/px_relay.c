@@ -128,6 +128,57 @@ static int relay_request(struct px_conn *c)
 	return moved;
 }
 
+/* Scrubs the next n raw body bytes of up.in (px_scrub.c) and returns how
+ * many of them may go out now. A chunked body is scrubbed as its payload,
+ * so a secret the upstream split over chunks is found too; the framing
+ * around held-back payload waits with it. */
+static size_t scrub_body(struct px_conn *c, size_t n, int last)
+{
+	const struct px_scrub *sc = &c->px->scrub;
+	struct px_req *rq = &c->rq;
+	char *p = c->up.in.p + c->up.in_off;
+	if (!sc->n || !n)
+		return n;
+	if (rq->rbody != PX_BODY_CHUNKED)
+		return px_scrub(sc, p, n, last);
+
+	struct px_chunk ck = rq->rck;
+	struct sl_buf pay;
+	struct sl_err e;
+	size_t spans[64][2], ns = 0, i = 0;
+	int bad = 0;
+	sl_buf_init(&pay);
+	while (i < n && !ck.done && !bad) {
+		uint64_t d = px_chunk_data_left(&ck);
+		size_t step = d ? (d < n - i ? (size_t)d : n - i) : 1;
+		if (d) {
+			if (ns == SL_ARRAY_LEN(spans))
+				break; /* the rest goes in the next round */
+			spans[ns][0] = i;
+			spans[ns++][1] = step;
+			sl_buf_add(&pay, p + i, step);
+		}
+		ssize_t r = px_chunk_feed(&ck, p + i, step, &e);
+		if (r <= 0)
+			bad = 1; /* a framing error: the real decoder reports it */
+		else
+			i += (size_t)r;
+	}
+	int fin = bad || ck.done || (last && i == n);
+	size_t keep = pay.len ? px_scrub(sc, pay.p, pay.len, fin) : 0;
+	size_t safe = bad ? n : i, off = 0;
+	for (size_t k = 0; k < ns; k++) {
+		memcpy(p + spans[k][0], pay.p + off, spans[k][1]);
+		if (safe == i && keep < off + spans[k][1])
+			safe = spans[k][0] + (keep > off ? keep - off : 0);
+		off += spans[k][1];
+	}
+	if (pay.p) /* may hold a secret's first bytes */
+		explicit_bzero(pay.p, pay.len);
+	sl_buf_free(&pay);
+	return safe;
+}
+
 /* Response: upstream -> client, head first, then the body per its framing. */
 static int relay_response(struct px_conn *c)
 {
@@ -151,6 +202,7 @@ static int relay_response(struct px_conn *c)
 			rq->resp_err = 1;
 			return moved;
 		}
+		px_scrub(&c->px->scrub, c->up.in.p + c->up.in_off, hl, 1);
 		px__ep_write(&c->cl, inp(&c->up), hl);
 		px__ep_consume(&c->up, hl);
 		rq->resp_started = 1;
@@ -170,9 +222,12 @@ static int relay_response(struct px_conn *c)
 	}
 	while (!rq->resp_done && avail(&c->up)) {
 		size_t n = avail(&c->up);
+		if (rq->rbody == PX_BODY_LENGTH && n > rq->rleft)
+			n = (size_t)rq->rleft;
+		n = scrub_body(c, n, c->up.eof || (rq->rbody == PX_BODY_LENGTH && n == rq->rleft));
+		if (!n)
+			break; /* the start of a secret, perhaps: wait for the rest */
 		if (rq->rbody == PX_BODY_LENGTH) {
-			if (n > rq->rleft)
-				n = (size_t)rq->rleft;
 			rq->rleft -= n;
 			rq->bytes_received += n;
 			rq->resp_done = !rq->rleft;

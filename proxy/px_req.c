@@ -56,6 +56,8 @@ static int check_host(struct px_conn *c, const char *host, int port, int is_ip, 
 	}
 	free(hook_note);
 	const char *why = is_ip ? px_ipguard_str(host) : NULL;
+	if (is_ip && !why && px__local_is_str(&px->local, host))
+		why = PX_LOCAL_WHY;
 	if (why) {
 		snprintf(body, sizeof(body),
 			 "silo proxy: access to %s denied: blocked address (%s).\n"
@@ -166,13 +168,35 @@ static struct jv *req_jv(struct px_conn *c)
 	return o;
 }
 
-/* Refuses one request with a journaled 403. */
-static int refuse(struct px_conn *c, const char *note, const char *body, int close)
+/* Refuses one request with a journaled status (403 unless said). */
+static int refuse_status(struct px_conn *c, int status, const char *reason, const char *note,
+			 const char *body, int close)
 {
 	struct px_req *rq = &c->rq;
 	px__record(c->px, rq->host, rq->port, rq->method, rq->path, 0, 0, 0, 0, 0, note);
-	px__reply(c, 403, "Forbidden", body, close);
+	px__reply(c, status, reason, body, close);
 	return close ? -1 : 1;
+}
+
+static int refuse(struct px_conn *c, const char *note, const char *body, int close)
+{
+	return refuse_status(c, 403, "Forbidden", note, body, close);
+}
+
+static int method_is(const struct px_req *rq, const char *m)
+{
+	return !strcasecmp(rq->method, m); /* a server may ignore case */
+}
+
+/* Methods whose body has no defined meaning (RFC 9110 9.3): servers may
+ * ignore it and read it as the next request on the connection. */
+static int body_allowed(const char *method)
+{
+	static const char *const none[] = { "GET", "HEAD", "DELETE", "OPTIONS", "TRACE", NULL };
+	for (int i = 0; none[i]; i++)
+		if (!strcasecmp(method, none[i]))
+			return 0;
+	return 1;
 }
 
 static int check_request(struct px_conn *c, char **swapped, int close)
@@ -185,11 +209,28 @@ static int check_request(struct px_conn *c, char **swapped, int close)
 			      "upgrade blocked: the silo proxy relays HTTP/1.1 only "
 			      "(no WebSocket or h2c upgrades)\n",
 			      close);
+	if (method_is(rq, "TRACE") || method_is(rq, "TRACK")) {
+		snprintf(body, sizeof(body),
+			 "silo proxy: %s refused: it echoes the request, with any credential the "
+			 "proxy adds, back to the sender\n",
+			 rq->method);
+		return refuse_status(c, 405, "Method Not Allowed", "method refused", body, close);
+	}
+	if (!body_allowed(rq->method) &&
+	    (c->hp.body == PX_BODY_CHUNKED ||
+	     (c->hp.body == PX_BODY_LENGTH && c->hp.content_length))) {
+		snprintf(body, sizeof(body),
+			 "silo proxy: %s with a body refused: a server that ignores the body "
+			 "would read it as a second request\n",
+			 rq->method);
+		/* the unread body must not be taken as the next head: close */
+		return refuse_status(c, 400, "Bad Request", "body refused", body, 1);
+	}
 	int bad = px__dummy_in(px, c->hp.target, c->hp.tlen);
 	for (size_t i = 0; !bad && i < c->hp.nhdrs; i++) {
 		const struct px_hdr *f = &c->hp.hdrs[i];
-		int r = px__dummy_header(px, rq->tls ? rq->host : "", rq->method, rq->path,
-					 f->name, f->nlen, f->val, f->vlen, &swapped[i]);
+		int r = px__dummy_header(px, rq->tls ? rq->host : "", rq->port, rq->method,
+					 rq->path, f->name, f->nlen, f->val, f->vlen, &swapped[i]);
 		bad = r < 0;
 	}
 	if (bad) {
@@ -346,7 +387,7 @@ int px__req_prepare(struct px_conn *c)
 	if ((ret = check_request(c, swapped, close)))
 		goto done;
 
-	const struct px_secret *sec = rq->tls ? px__cred_for(px, rq->host) : NULL;
+	const struct px_secret *sec = rq->tls ? px__cred_for(px, rq->host, rq->port) : NULL;
 	if (sec && px->hooks.credential_for) {
 		struct jv *r = req_jv(c);
 		if (!px->hooks.credential_for(px->hooks.hook_ud, r))

@@ -8,8 +8,8 @@
  *
  *   silo debug proxy --allow-domain D... [--tunnel-domain D]...
  *        [--hosts name=addr]... [--upstream-ca host=pem]...
- *        [--inject-credential host:header:ENV[:format]]...
- *        [--placeholder ENV:host[:header]]... [--ca-out FILE] [--mock]
+ *        [--inject-credential host[:port]:header:ENV[:format]]...
+ *        [--placeholder ENV:host[:port]:header]... [--ca-out FILE] [--mock]
  *        [--listen ADDR] [--head-timeout-ms N] [--idle-timeout-ms N]
  */
 #include <signal.h>
@@ -81,6 +81,17 @@ static int split_eq(char *arg, struct jv *obj)
 	return 0;
 }
 
+/* p is the colon after a host: when a port follows, the colon after it. */
+static char *port_end(char *p)
+{
+	if (!p || p[1] < '0' || p[1] > '9')
+		return p;
+	char *q = p + 1;
+	while (*q >= '0' && *q <= '9')
+		q++;
+	return *q == ':' ? q : p;
+}
+
 /* Kept for the proxy library's reference to this command. */
 int cli_proxy_serve(int argc, char **argv)
 {
@@ -132,9 +143,11 @@ int cmd_debug_proxy(struct cli_args *a)
 		}
 	l = cli_all(a, "inject-credential", &n);
 	for (int i = 0; i < n; i++) {
-		char *h = l[i], *hd = strchr(h, ':'), *env = hd ? strchr(hd + 1, ':') : NULL;
+		char *h = l[i], *hd = port_end(strchr(h, ':'));
+		char *env = hd ? strchr(hd + 1, ':') : NULL;
 		if (!hd || !env) {
-			rc = cli_usage_error(a, "--inject-credential takes host:header:ENV[:format]");
+			rc = cli_usage_error(a, "--inject-credential takes "
+						"host[:port]:header:ENV[:format]");
 			goto out;
 		}
 		*hd++ = '\0';
@@ -148,14 +161,13 @@ int cmd_debug_proxy(struct cli_args *a)
 	l = cli_all(a, "placeholder", &n);
 	for (int i = 0; i < n; i++) {
 		char *env = l[i], *h = strchr(env, ':');
-		if (!h) {
-			rc = cli_usage_error(a, "--placeholder takes ENV:host[:header]");
+		char *hd = h ? port_end(strchr(h + 1, ':')) : NULL;
+		if (!h || !hd) {
+			rc = cli_usage_error(a, "--placeholder takes ENV:host[:port]:header");
 			goto out;
 		}
 		*h++ = '\0';
-		char *hd = strchr(h, ':');
-		if (hd)
-			*hd++ = '\0';
+		*hd++ = '\0';
 		phs = sl_xrealloc(phs, (np + 1) * sizeof(*phs));
 		phs[np++] = (struct px_placeholder){ env, h, hd, NULL, NULL };
 	}

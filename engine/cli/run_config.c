@@ -213,13 +213,22 @@ struct jv *run_parse_credentials(char *const *flags, int n, struct sl_err *err)
 	struct jv *arr = jv_arr();
 	for (int i = 0; i < n; i++) {
 		const char *s = flags[i];
-		const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		const char *c1 = strchr(s, ':');
+		if (c1 && c1[1] >= '0' && c1[1] <= '9') { /* host:port:header:... */
+			const char *q = c1 + 1;
+			while (*q >= '0' && *q <= '9')
+				q++;
+			if (*q == ':')
+				c1 = q;
+		}
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
 		size_t envlen = c2 ? (c3 ? (size_t)(c3 - c2 - 1) : strlen(c2 + 1)) : 0;
 		if (!c1 || !c2 || c1 == s || c2 == c1 + 1 || !envlen) {
 			jv_unref(arr);
 			sl_err_set(err, SL_EUSAGE,
-				   "--inject-credential '%s': expected host:header:ENV_VAR[:format]", s);
+				   "--inject-credential '%s': expected host[:port]:header:ENV_VAR[:format]",
+				   s);
 			return NULL;
 		}
 		struct jv *c = jv_obj();

@@ -376,7 +376,7 @@ static int apply_placeholders(struct polb *b)
 		}
 		if (check_keys(b, -1, keys, what) || str_field(b, -1, "env", 1, what, &e->env) ||
 		    str_field(b, -1, "host", 1, what, &e->host) ||
-		    str_field(b, -1, "header", 0, what, &e->header) ||
+		    str_field(b, -1, "header", 1, what, &e->header) ||
 		    str_field(b, -1, "method", 0, what, &e->method) ||
 		    str_field(b, -1, "path", 0, what, &e->path)) {
 			lua_pop(L, 1);
@@ -385,6 +385,12 @@ static int apply_placeholders(struct polb *b)
 		lua_pop(L, 1);
 		if (!valid_env_name(e->env)) {
 			fail(b, "%s.env: '%s' is not an environment variable name", what, e->env);
+			goto bad;
+		}
+		/* the dummy is swapped in this header only, never one the
+		 * upstream may reflect */
+		if (!valid_header_name(e->header)) {
+			fail(b, "%s.header: '%s' is not a header name", what, e->header);
 			goto bad;
 		}
 	}

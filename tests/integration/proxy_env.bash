@@ -38,7 +38,7 @@ pxt_init() {
 	ip netns exec "$PXT_NS" ip link set lo up
 	pxt_certs
 	ip netns exec "$PXT_NS" python3 "$SILO_SRC/tests/integration/proxy_upstream.py" \
-		198.51.100.2 80 443 "$PXT_WORK/up.pem" "$PXT_WORK/up.key" >"$PXT_WORK/up.out" 2>&1 &
+		198.51.100.2 80 443 "$PXT_WORK/up.pem" "$PXT_WORK/up.key" 8443 >"$PXT_WORK/up.out" 2>&1 &
 	PXT_UP_PID=$!
 	for _ in $(seq 50); do grep -q ready "$PXT_WORK/up.out" 2>/dev/null && break; sleep 0.1; done
 	TESTS=0
@@ -53,7 +53,7 @@ pxt_certs() {
 		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=up.test" \
 		-keyout "$w/up.key" -out "$w/up.csr" 2>/dev/null
-	printf 'subjectAltName=DNS:up.test,DNS:*.wild.test,DNS:wild.test,DNS:other.test,DNS:cred.test,DNS:nocred.test,DNS:tun.test\nextendedKeyUsage=serverAuth\n' >"$w/ext"
+	printf 'subjectAltName=DNS:up.test,DNS:*.wild.test,DNS:wild.test,DNS:other.test,DNS:cred.test,DNS:sub.cred.test,DNS:nocred.test,DNS:tun.test\nextendedKeyUsage=serverAuth\n' >"$w/ext"
 	openssl x509 -req -in "$w/up.csr" -CA "$w/upca.pem" -CAkey "$w/upca.key" \
 		-CAcreateserial -days 2 -extfile "$w/ext" -out "$w/up.pem" 2>/dev/null
 }

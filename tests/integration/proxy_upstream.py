@@ -2,10 +2,14 @@
 """Test upstream for the proxy tests and benchmark: HTTP on one port and
 HTTPS on another, run inside a network namespace the test creates.
 
-Paths: /echo (request line + headers as JSON), /big?n=N (N bytes),
+Paths: /echo (request line, headers and their sha256 as JSON), /big?n=N (N bytes),
 /chunked (chunked body), /body (POST: length + sha256 of the body),
-/reset (abrupt RST), anything else: 200 "ok".
-Usage: proxy_upstream.py ADDR HTTP_PORT HTTPS_PORT CERT KEY
+/reset (abrupt RST), /redirect?to=URL (302 to URL),
+/dribble?n=K (the request headers as JSON, chunked, K bytes per chunk and
+one write each), anything else: 200 "ok". TRACE echoes the request back
+(message/http), as servers that allow it do. Like many servers, GET
+ignores a request body, so a body is read as the next request.
+Usage: proxy_upstream.py ADDR HTTP_PORT HTTPS_PORT CERT KEY [HTTPS_PORT...]
 """
 import hashlib
 import json
@@ -53,7 +57,9 @@ class H(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path == "/echo":
             body = json.dumps({"line": self.requestline,
-                               "headers": [[k, v] for k, v in self.headers.items()]})
+                               "headers": [[k, v] for k, v in self.headers.items()],
+                               "sha256": {k: hashlib.sha256(v.encode()).hexdigest()
+                                          for k, v in self.headers.items()}})
             self.send_body(body.encode(), "application/json")
         elif path == "/big":
             n = int(query.split("=")[1]) if "=" in query else len(BIG)
@@ -83,6 +89,26 @@ class H(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(3)
             self.close_connection = True
+        elif path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", query.partition("=")[2])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/dribble":
+            k = int(query.split("=")[1]) if "=" in query else 1
+            body = json.dumps({"headers": [[k2, v] for k2, v in self.headers.items()]})
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("X-Echo-Auth", self.headers.get("Authorization", ""))
+            self.end_headers()
+            self.wfile.flush()
+            data = body.encode()
+            for i in range(0, len(data), k):
+                part = data[i:i + k]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+                time.sleep(0.001)
+            self.wfile.write(b"0\r\n\r\n")
         elif path == "/reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))
@@ -92,6 +118,10 @@ class H(BaseHTTPRequestHandler):
             self.send_body(b"ok\n")
 
     do_HEAD = do_GET
+
+    def do_TRACE(self):
+        body = (self.requestline + "\r\n" + str(self.headers)).encode()
+        self.send_body(body, "message/http")
 
     def do_POST(self):
         data = self.read_body()
@@ -109,13 +139,18 @@ class S(ThreadingHTTPServer):
 def main():
     addr, hp, sp, cert, key = sys.argv[1:6]
     plain = S((addr, int(hp)), H)
-    tls = S((addr, int(sp)), H)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    tls = []
+    for port in [sp] + sys.argv[6:]:
+        t = S((addr, int(port)), H)
+        t.socket = ctx.wrap_socket(t.socket, server_side=True)
+        tls.append(t)
     threading.Thread(target=plain.serve_forever, daemon=True).start()
+    for t in tls[1:]:
+        threading.Thread(target=t.serve_forever, daemon=True).start()
     print("ready", flush=True)
-    tls.serve_forever()
+    tls[0].serve_forever()
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ cat >"$T/policy.lua" <<'LUA'
 return {
   allowed_domains = { "upstream.test" },
   hosts = { ["upstream.test"] = "198.51.100.2" },
-  placeholders = { { env = "SILO_TEST_PH", host = "upstream.test" } },
+  placeholders = { { env = "SILO_TEST_PH", host = "upstream.test", header = "X-Token" } },
   hooks = {
     on_request = function(req)
       if req.path == "/blocked.html" then return "blocked by the team policy" end

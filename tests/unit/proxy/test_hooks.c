@@ -193,7 +193,7 @@ TEST(hooks_bad_config)
 	struct px_config cfg = { .credentials = &cr, .n_credentials = 1 };
 	CHECK(px_new(&loop, &cfg, &e) == NULL);
 	CHECK(strstr(e.msg, "invalid header name") != NULL);
-	struct px_placeholder ph = { "PX_TEST_SURELY_UNSET", "a.test", NULL, NULL, NULL };
+	struct px_placeholder ph = { "PX_TEST_SURELY_UNSET", "a.test", "X-Key", NULL, NULL };
 	struct px_config cfg2 = { .placeholders = &ph, .n_placeholders = 1 };
 	CHECK(px_new(&loop, &cfg2, &e) == NULL);
 	CHECK(strstr(e.msg, "PX_TEST_SURELY_UNSET is not set") != NULL);
