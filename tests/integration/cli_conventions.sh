@@ -95,5 +95,15 @@ check "files for --script" sh -c "'$SILO_BIN' __complete run --script '' | grep 
 check "completes locked workspaces" sh -c "'$SILO_BIN' __complete workspace unlock '' | grep -qx '$(cd "$WS" && pwd -P)'"
 check "completes locked workspaces for --workspace" sh -c "'$SILO_BIN' __complete shell --workspace '' | grep -qx '$(cd "$WS" && pwd -P)'"
 "$SILO_BIN" workspace unlock "$WS" >/dev/null
+# the shipped bash script relays those candidates (words as bash splits them)
+mkdir -p "$T/bin" && ln -sf "$SILO_BIN" "$T/bin/silo"
+bcomp() { # bcomp WORD...: what bash would offer for the last word
+	PATH="$T/bin:$PATH" bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
+		_silo; printf "%s\n" "${COMPREPLY[@]}"' _ "$SILO_SRC/completions/silo.bash" silo "$@"
+}
+check "bash: sandbox kinds" test "$(bcomp run --sandbox na)" = native
+check "bash: --opt = value" test "$(bcomp run --llm = anth)" = anthropic
+check "bash: subcommands" test "$(bcomp workspace unl)" = unlock
+check "bash: files for --script" sh -c "cd '$FIX' && [ \"\$(PATH='$T/bin:$PATH' bash -c '. \"\$1\"; COMP_WORDS=(silo run --script demo.l); COMP_CWORD=3; _silo; printf \"%s\\n\" \"\${COMPREPLY[@]}\"' _ '$SILO_SRC/completions/silo.bash')\" = demo.lua ]"
 check "nothing after -- of shell" sh -c "[ -z \"\$('$SILO_BIN' __complete shell --workspace x -- l)\" ]"
 finish
