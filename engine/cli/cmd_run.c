@@ -15,7 +15,7 @@
 
 #include "agent/ag.h"
 #include "cli/cli.h"
-#include "cli/run.h"
+#include "harness/run.h"
 #include "frontends/fe.h"
 #include "luahost/lh.h"
 #include "mock/fx.h"
@@ -254,6 +254,16 @@ static void warnings(struct run_opts *o)
 	}
 }
 
+/* The frontends sit above the harness, so the harness asks for one. */
+static struct fe *frontend_new(struct ag_session *s, const struct run_opts *o, struct fx *fx)
+{
+	if (!strcmp(o->cfg.frontend, "headless"))
+		return fe_headless_new(s, o->cfg.prompt);
+	if (!strcmp(o->cfg.frontend, "mock"))
+		return fe_mock_new(s, fx);
+	return NULL;
+}
+
 int cmd_run(struct cli_args *a)
 {
 	struct run_opts o = { 0 };
@@ -278,6 +288,11 @@ int cmd_run(struct cli_args *a)
 		return rc;
 	}
 	warnings(&o);
+	if (!(o.state = cli_state_dir(&err))) {
+		run_opts_free(&o);
+		return cli_fail("%s", err.msg);
+	}
+	o.frontend_new = frontend_new;
 	rc = run_session(&o);
 	run_opts_free(&o);
 	return rc;

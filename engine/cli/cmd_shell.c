@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/run.h"
+#include "harness/run.h"
 #include "proxy/px.h"
 #include "sandbox/sb.h"
 

@@ -2,7 +2,10 @@
  * Composition of one session (cli.md 4.5): fixture, --create, journal,
  * risk scan, workspace attach, proxy, sandbox, frontend, tools, backend;
  * then the loop; then the finish sequence and the exit code (cli.md 2,
- * replay.md 8, costs.md 5).
+ * replay.md 8, costs.md 5). The policy-to-proxy glue (the hooks), the
+ * toolchain cache path and the access report's tunnel-domain note live
+ * here too. The CLI above hands down the validated options, the state
+ * directory and a constructor for the frontend it picked.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -11,9 +14,7 @@
 #include <unistd.h>
 
 #include "agent/ag.h"
-#include "cli/cli.h"
-#include "cli/run.h"
-#include "frontends/fe.h"
+#include "harness/run.h"
 #include "luahost/lh.h"
 #include "mock/fx.h"
 #include "proxy/px.h"
@@ -26,6 +27,7 @@ void run_opts_free(struct run_opts *o)
 	run_config_free(&o->cfg);
 	pol_free(&o->pol);
 	free(o->lua_dir);
+	free(o->state);
 	strv_free(o->read_allowlist);
 	strv_free(o->allowed_domains);
 	strv_free(o->allow_risky);
@@ -460,8 +462,11 @@ int run_session(struct run_opts *o)
 	r.harness_id = sl_xstrdup(o->cfg.harness_id ? o->cfg.harness_id : id);
 	if (o->script && !(r.fx = fx_load(o->script, o->lua_dir, &err)))
 		goto fail;
-	if (!(r.state = cli_state_dir(&err)))
+	if (!o->state) {
+		sl_err_set(&err, SL_EINVAL, "no state directory");
 		goto fail;
+	}
+	r.state = sl_xstrdup(o->state);
 	if (o->create) {
 		char **warns = NULL;
 		if (ws_lock(r.state, o->cfg.workspace,
@@ -543,10 +548,8 @@ int run_session(struct run_opts *o)
 	r.s->backend = &r.backend;
 	r.s->on_finished = finished_cb;
 	r.s->on_finished_ud = &r;
-	if (!strcmp(o->cfg.frontend, "headless"))
-		r.fe = fe_headless_new(r.s, o->cfg.prompt);
-	else if (!strcmp(o->cfg.frontend, "mock"))
-		r.fe = fe_mock_new(r.s, r.fx);
+	if (o->frontend_new)
+		r.fe = o->frontend_new(r.s, o, r.fx);
 	if (!r.fe || ag_tools_load(r.s, &err)) {
 		jv_unref(report);
 		free(sysprompt);

@@ -1,10 +1,15 @@
-/* Shared between the `silo run` parser (cmd_run.c) and the session
- * composition (run_session.c). */
+/* The harness's side of `silo run` and `silo shell`: the validated options
+ * the CLI hands down (cmd_run.c, cmd_shell.c) and the composition of one
+ * session (run_session.c). */
 #ifndef RUN_H
 #define RUN_H
 
-#include "cli/run_config.h"
+#include "harness/run_config.h"
 #include "policy/pol.h"
+
+struct ag_session;
+struct fe;
+struct fx;
 
 struct run_opts {
 	struct run_config cfg;   /* layered settings */
@@ -18,6 +23,11 @@ struct run_opts {
 	uint64_t timeout_ms;     /* 0: no limit */
 	char **read_allowlist, **allowed_domains, **allow_risky; /* owned */
 	struct jv *credentials;  /* owned array */
+	char *state;             /* owned: the state directory */
+	/* The frontend the CLI picked, made once the session exists; NULL or
+	 * a frontend that cannot start ends the run with exit 1. */
+	struct fe *(*frontend_new)(struct ag_session *s, const struct run_opts *o,
+				   struct fx *fx);
 };
 
 #include <uv.h>

@@ -3,7 +3,7 @@
  * environment that returns a table. Unknown keys and wrong types are errors
  * naming the file and key (exit 1).
  */
-#include "cli/run_config.h"
+#include "harness/run_config.h"
 
 #include <lauxlib.h>
 #include <math.h>
