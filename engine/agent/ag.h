@@ -24,6 +24,7 @@ struct ag_session;
 struct ag_agent;
 struct lh_state;
 struct lh_task;
+struct lh_services;
 struct sb;
 struct fx;
 struct pol;
@@ -55,14 +56,17 @@ struct fe {
 
 /* ---- pending asynchronous service calls --------------------------------- */
 
+/* What a tool's coroutine waits for from the engine. */
+enum ag_wait { AG_WAIT_AWAIT, AG_WAIT_ASK, AG_WAIT_SEND_FILE };
+
 /* A Lua primitive waiting on the engine (a question, an AwaitAgent, a
- * helper request). Finishing it resumes the tool's coroutine. */
+ * SendUserFile). Finishing it resumes the tool's coroutine. */
 struct ag_pending {
 	struct ag_agent *agent;  /* borrowed */
 	void (*done)(void *token, struct jv *result, const char *err, int fatal);
 	void *token;
-	char *service;           /* owned */
-	int live;
+	enum ag_wait what;
+	int live;                /* not yet finished or dropped */
 };
 void ag_pending_finish(struct ag_pending *p, struct jv *result, const char *err, int fatal);
 
@@ -70,11 +74,22 @@ void ag_pending_finish(struct ag_pending *p, struct jv *result, const char *err,
 
 enum { AG_AVAIL_TOP = 1, AG_AVAIL_SUB = 2, AG_AVAIL_BOTH = 3 };
 
+/* Who carries out a tool call (tools.md 1); POLICY only answers denials. */
+#define AG_OWNER_MAP(XX) XX(SANDBOX, "sandbox") XX(FRONTEND, "frontend") XX(HARNESS, "harness") \
+	XX(POLICY, "policy")
+enum ag_owner {
+#define XX(n, s) AG_OWNER_##n,
+	AG_OWNER_MAP(XX)
+#undef XX
+	AG_OWNER__COUNT
+};
+const char *ag_owner_name(enum ag_owner o);
+
 struct ag_tool {
 	char *name, *description;  /* owned */
 	struct jv *schema;          /* owned */
 	int avail;                  /* AG_AVAIL_* */
-	char *owner;                /* sandbox | frontend | harness */
+	enum ag_owner owner;        /* sandbox, frontend or harness */
 	char **frontends;           /* NULL = all; else NULL-terminated kinds */
 	struct lh_state *lua;       /* borrowed: tools state or policy state */
 	int ref;                    /* registry ref of the tool table */
@@ -122,6 +137,43 @@ enum ag_event {
 	AG_E__COUNT
 };
 
+/* The tool call lifecycle of one agent (ag_call.c): one call at a time. */
+#define AG_CALL_STATE_MAP(XX) XX(IDLE) XX(RUNNING) XX(WAITING) XX(FATAL)
+#define AG_CALL_EVENT_MAP(XX) XX(START) XX(WAIT) XX(RESUME) XX(FATAL) XX(FINISH) XX(ABORT)
+enum ag_call_state {
+#define XX(n) AG_CL_##n,
+	AG_CALL_STATE_MAP(XX)
+#undef XX
+	AG_CL__COUNT
+};
+enum ag_call_event {
+#define XX(n) AG_CLE_##n,
+	AG_CALL_EVENT_MAP(XX)
+#undef XX
+	AG_CLE__COUNT
+};
+
+struct ag_call {
+	int state;                  /* enum ag_call_state; only fsm_step writes it */
+	struct jv *cur;             /* borrowed from agent calls: the running call */
+	struct lh_task *task;       /* RUNNING, WAITING, FATAL: its coroutine or NULL */
+	struct ag_pending *pending; /* owned: WAITING's service call (kept after) */
+	char *fatal;                /* owned: FATAL's session-level failure */
+};
+
+/* TOOL_DONE's data: a finished call (owned by the event). */
+struct ag_tool_done {
+	struct jv *call;            /* owned ref */
+	enum ag_owner owner;
+	struct jv *output;          /* owned: {content, is_error} */
+	char *fatal;                /* owned: session-level failure or NULL */
+};
+/* Frees an event's data, whatever the event (an undefined pair, a drop). */
+void ag__ev_free(int event, void *data);
+
+/* A top-level agent talks to the user; a subagent to its parent. */
+enum ag_kind { AG_KIND_TOP, AG_KIND_SUB };
+
 /* How an agent's turn ended (subagents.md 4). */
 enum ag_outcome { AG_OUT_NONE, AG_OUT_COMPLETED, AG_OUT_FAILED, AG_OUT_INTERRUPTED,
 		  AG_OUT_SHUTDOWN, AG_OUT_ERROR };
@@ -132,6 +184,7 @@ enum ag_child { AG_C_RUNNING, AG_C_FINISHED, AG_C_COLLECTED, AG_C_CANCELLED };
 struct ag_agent {
 	struct ag_session *sess;    /* borrowed */
 	int num;                    /* 0 = top level */
+	enum ag_kind kind;
 	char id[24];                /* agent-N */
 	char *name;                 /* owned: display name or NULL */
 	int depth;
@@ -150,13 +203,8 @@ struct ag_agent {
 	unsigned llm_seq;
 	int attempt;                /* retry attempt of the current request */
 	uv_timer_t retry_timer;     /* embedded; closed with the agent */
-	struct lh_task *task;       /* running tool coroutine or NULL */
-	int task_pending;           /* task started and not yet done */
-	struct ag_pending *pending; /* service call waiting (await/ask) */
-	struct jv *cur_call;        /* borrowed from calls: the running call */
-	int tool_seq;               /* guards stale tool completions */
+	struct ag_call call;        /* the running tool call */
 	struct jn_delta jdelta;     /* journal delta base of its requests */
-	char *fatal;                /* owned: session-level failure of the running tool */
 	/* subagent bookkeeping */
 	enum ag_child child_state;
 	enum ag_outcome outcome;
@@ -319,6 +367,9 @@ void ag_post(struct ag_session *s, struct ag_agent *a, int event, void *data);
 struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, const char *name);
 extern const struct fsm_def ag_agent_fsm;
 extern const struct fsm_def ag_ctl_fsm;
+extern const struct fsm_def ag_call_fsm;
+/* ag_call.c: the services the tools' Lua states call. */
+void ag__services(struct ag_session *s, struct lh_services *svc);
 /* ag_ctl.c: queues a control event and applies the queue. */
 void ag__ctl_post(struct ag_session *s, enum ag_ctl_event ev, enum ag_end end, const char *msg);
 void ag__ctl_free(struct ag_session *s);
@@ -330,8 +381,8 @@ int ag_tool_dispatch(struct ag_agent *a, const struct jv *call, struct sl_err *e
 void ag_tool_abort(struct ag_agent *a);
 const struct ag_tool *ag_tool_find(struct ag_session *s, const char *name);
 void ag_tool_clear(struct ag_tool *t);
-int ag_tool_offered(const struct ag_session *s, const struct ag_tool *t, int top);
-struct jv *ag_tool_defs(struct ag_session *s, int top);
+int ag_tool_offered(const struct ag_session *s, const struct ag_tool *t, enum ag_kind kind);
+struct jv *ag_tool_defs(struct ag_session *s, enum ag_kind kind);
 /* Subagents (ag_sub.c). */
 int ag_sub_spawn(struct ag_agent *caller, const struct jv *args, struct jv **result,
 		 struct sl_err *err);

@@ -158,9 +158,7 @@ static void deliver(struct ag_agent *a, struct jv *resp)
 
 static void fail(struct ag_agent *a, const char *msg)
 {
-	struct jv *e = jv_obj();
-	jv_set(e, "message", jv_str(msg));
-	ag_post(a->sess, a, AG_E_LLM_ERROR, e);
+	ag_post(a->sess, a, AG_E_LLM_ERROR, sl_xstrdup(msg));
 }
 
 static void attempt(struct llm_call *c);

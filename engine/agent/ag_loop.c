@@ -45,7 +45,7 @@ static const char *default_system =
 int ag_agent_request(struct ag_agent *a)
 {
 	struct ag_session *s = a->sess;
-	if (a->num == 0 && s->opt.max_turns) {
+	if (a->kind == AG_KIND_TOP && s->opt.max_turns) {
 		/* A turn is one model call of the top-level agent (as
 		 * --max-turns of other agent CLIs); subagents' do not count. */
 		if (s->top_turns >= s->opt.max_turns) {
@@ -62,7 +62,7 @@ int ag_agent_request(struct ag_agent *a)
 	/* Shared, not copied: the conversation does not change while the
 	 * request is in flight, and copying it made long sessions quadratic. */
 	jv_set(req, "messages", jv_ref(a->messages));
-	jv_set(req, "tools", ag_tool_defs(s, a->num == 0));
+	jv_set(req, "tools", ag_tool_defs(s, a->kind));
 	jv_set(req, "max_tokens", jv_int(s->opt.max_tokens ? s->opt.max_tokens : 8192));
 	a->attempt = 0;
 	return ag_llm_call(a, req);
@@ -97,7 +97,7 @@ int ag_agent_finish(struct ag_agent *a, enum ag_outcome o, const char *text)
 {
 	struct ag_session *s = a->sess;
 	a->outcome = o;
-	if (a->num == 0) {
+	if (a->kind == AG_KIND_TOP) {
 		if (o == AG_OUT_INTERRUPTED) {
 			ag_post(s, a, AG_E_UNWIND, NULL);
 			return 0;
@@ -161,9 +161,9 @@ static int act_user_msg(void *obj, void *data)
 	jv_push(content, text_block(jv_str_val(text)));
 	push_message(a, "user", content);
 	jv_unref(text);
-	if (a->num && a->child_state != AG_C_RUNNING)
+	if (a->kind == AG_KIND_SUB && a->child_state != AG_C_RUNNING)
 		return 1; /* cancelled before it started */
-	if (a->num == 0)
+	if (a->kind == AG_KIND_TOP)
 		a->gen = s->gen;
 	else if (a->gen != s->gen) {
 		ag_agent_finish(a, AG_OUT_INTERRUPTED, NULL);
@@ -299,7 +299,7 @@ static int act_tool_next(void *obj, void *data)
 		/* Nothing will complete this call: the agent cannot go on. */
 		ag_note(s, "%s: tool call %s failed to start: %s", a->id,
 			jv_get_str(call, "name"), err.msg);
-		if (a->num)
+		if (a->kind == AG_KIND_SUB)
 			ag_agent_finish(a, AG_OUT_ERROR, err.msg);
 		else
 			ag_session_fail(s, AG_END_RUNTIME, "%s", err.msg);
@@ -307,14 +307,14 @@ static int act_tool_next(void *obj, void *data)
 	return rc;
 }
 
-static int fatal_tool(struct ag_agent *a, struct jv *call, const char *owner, const char *msg)
+static int fatal_tool(struct ag_agent *a, struct jv *call, enum ag_owner owner, const char *msg)
 {
 	struct ag_session *s = a->sess;
 	struct jv *p = jv_obj();
-	jv_set(p, "context", jv_strf("%s tool %s", owner, jv_get_str(call, "name")));
+	jv_set(p, "context", jv_strf("%s tool %s", ag_owner_name(owner), jv_get_str(call, "name")));
 	jv_set(p, "message", jv_str(msg));
 	ag_emit(s, "error", p);
-	if (a->num) {
+	if (a->kind == AG_KIND_SUB) {
 		ag_agent_finish(a, AG_OUT_ERROR, msg);
 		return SL_EIO;
 	}
@@ -330,34 +330,32 @@ static int act_tool_done(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
 	struct ag_session *s = a->sess;
-	struct jv *d = data; /* {call, owner, output, silent?, fatal?} */
-	struct jv *call = jv_get(d, "call"), *output = jv_get(d, "output");
-	if (jv_get_str(d, "fatal")) {
-		int rc = fatal_tool(a, call, jv_get_str(d, "owner"), jv_get_str(d, "fatal"));
-		jv_unref(d);
+	struct ag_tool_done *d = data;
+	struct jv *call = d->call, *output = d->output;
+	if (d->fatal) {
+		int rc = fatal_tool(a, call, d->owner, d->fatal);
+		ag__ev_free(AG_E_TOOL_DONE, d);
 		return rc;
 	}
-	if (!jv_get_bool(d, "silent")) {
-		struct jv *body = jv_obj();
-		jv_set(body, "agent", jv_str(a->id));
-		jv_set(body, "owner", jv_ref(jv_get(d, "owner")));
-		jv_set(body, "call", jv_ref(call));
-		jv_set(body, "output", jv_ref(output));
-		ag_journal(s, "tool_exec", body);
-		struct jv *p = jv_obj();
-		jv_set(p, "agent", jv_str(a->id));
-		jv_set(p, "tool_use_id", jv_ref(jv_get(call, "id")));
-		jv_set(p, "tool_name", jv_ref(jv_get(call, "name")));
-		jv_set(p, "output", jv_ref(output));
-		ag_emit(s, "tool_result", p);
-	}
+	struct jv *body = jv_obj();
+	jv_set(body, "agent", jv_str(a->id));
+	jv_set(body, "owner", jv_str(ag_owner_name(d->owner)));
+	jv_set(body, "call", jv_ref(call));
+	jv_set(body, "output", jv_ref(output));
+	ag_journal(s, "tool_exec", body);
+	struct jv *p = jv_obj();
+	jv_set(p, "agent", jv_str(a->id));
+	jv_set(p, "tool_use_id", jv_ref(jv_get(call, "id")));
+	jv_set(p, "tool_name", jv_ref(jv_get(call, "name")));
+	jv_set(p, "output", jv_ref(output));
+	ag_emit(s, "tool_result", p);
 	struct jv *r = jv_obj();
 	jv_set(r, "type", jv_str("tool_result"));
 	jv_set(r, "tool_use_id", jv_ref(jv_get(call, "id")));
 	jv_set(r, "content", jv_ref(jv_get(output, "content")));
 	jv_set(r, "is_error", jv_bool(jv_get_bool(output, "is_error")));
 	jv_push(a->results, r);
-	jv_unref(d);
+	ag__ev_free(AG_E_TOOL_DONE, d);
 	ag_post(s, a, AG_E_TOOL_NEXT, NULL);
 	return 0;
 }
@@ -382,17 +380,15 @@ static int act_llm_error(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
 	struct ag_session *s = a->sess;
-	struct jv *err = data;
-	const char *msg = jv_get_str(err, "message");
-	if (!msg)
-		msg = "llm request failed";
+	char *err = data; /* the message */
+	const char *msg = err ? err : "llm request failed";
 	ag_note(s, "%s: llm request failed: %s", a->id, msg);
 	struct jv *p = jv_obj();
 	jv_set(p, "context", jv_strf("llm:%s", a->id));
 	jv_set(p, "message", jv_str(msg));
 	ag_emit(s, "error", p);
 	int rc = ag_agent_finish(a, AG_OUT_FAILED, msg);
-	jv_unref(err);
+	free(err);
 	return rc;
 }
 
@@ -407,12 +403,12 @@ static int act_interrupt_llm(void *obj, void *data)
 static int act_interrupt_tools(void *obj, void *data)
 {
 	struct ag_agent *a = obj;
-	struct ag_pending *p = a->pending;
-	if (!p || !p->live)
+	struct ag_pending *p = a->call.pending;
+	if (a->call.state != AG_CL_WAITING || !p || !p->live)
 		return 0; /* a sandbox call finishes normally (tools.md 1.2) */
-	if (!strcmp(p->service, "agent.await")) {
+	if (p->what == AG_WAIT_AWAIT) {
 		/* Interrupted disposition: no tool_result, no tool_exec. */
-		struct jv *call = jv_ref(a->cur_call);
+		struct jv *call = jv_ref(a->call.cur);
 		ag_tool_abort(a);
 		struct jv *r = jv_obj();
 		jv_set(r, "type", jv_str("tool_result"));
@@ -423,7 +419,7 @@ static int act_interrupt_tools(void *obj, void *data)
 		jv_unref(call);
 		return finish_interrupted(a);
 	}
-	if (!strcmp(p->service, "frontend.ask"))
+	if (p->what == AG_WAIT_ASK)
 		ag_pending_finish(p, NULL, AG_INTERRUPTED_TEXT, 0);
 	return 0;
 }
@@ -433,7 +429,6 @@ static int act_stop(void *obj, void *data)
 	struct ag_agent *a = obj;
 	ag_llm_cancel(a);
 	ag_tool_abort(a);
-	jv_unref(data);
 	return 0;
 }
 
@@ -458,9 +453,22 @@ static int act_unwound(void *obj, void *data)
 	return 0;
 }
 
-static int act_drop(void *obj, void *data)
+/* A stale completion after the agent moved on. */
+static int act_drop_reply(void *obj, void *data)
 {
-	jv_unref(data); /* a stale completion after the agent moved on */
+	jv_unref(data);
+	return 0;
+}
+
+static int act_drop_error(void *obj, void *data)
+{
+	ag__ev_free(AG_E_LLM_ERROR, data);
+	return 0;
+}
+
+static int act_drop_done(void *obj, void *data)
+{
+	ag__ev_free(AG_E_TOOL_DONE, data);
 	return 0;
 }
 
@@ -478,47 +486,47 @@ static void undefined_pair(void *obj, int state, int event)
  * start, a fatal tool error, a failure that ends the session): FAILED is
  * sticky and absorbs whatever still arrives. */
 static const struct fsm_row rows[] = {
-/*  from        on          act                  to          alt        on_err */
-  R(IDLE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      FAILED),
-  R(IDLE,       INTERRUPT,  NULL,                IDLE,       IDLE,      FAILED),
-  R(IDLE,       SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
-  R(IDLE,       WANT_INPUT, act_want_input,      IDLE,       IDLE,      FAILED),
-  R(AWAIT_LLM,  LLM_REPLY,  act_llm_reply,       RUN_TOOLS,  RUN_TOOLS, FAILED),
-  R(AWAIT_LLM,  LLM_ERROR,  act_llm_error,       DONE,       DONE,      FAILED),
-  R(AWAIT_LLM,  INTERRUPT,  act_interrupt_llm,   DONE,       DONE,      FAILED),
-  R(AWAIT_LLM,  SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
-  R(RUN_TOOLS,  TOOL_NEXT,  act_tool_next,       RUN_TOOLS,  DONE,      FAILED),
-  R(RUN_TOOLS,  TOOL_DONE,  act_tool_done,       RUN_TOOLS,  DONE,      FAILED),
-  R(RUN_TOOLS,  CONTINUE,   act_continue,        AWAIT_LLM,  DONE,      FAILED),
-  R(RUN_TOOLS,  TURN_END,   act_turn_end,        DONE,       DONE,      FAILED),
-  R(RUN_TOOLS,  INTERRUPT,  act_interrupt_tools, RUN_TOOLS,  DONE,      FAILED),
-  R(RUN_TOOLS,  SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
-  R(UNWIND,     INTERRUPT,  NULL,                UNWIND,     UNWIND,    FAILED),
-  R(UNWIND,     SHUTDOWN,   act_stop,            DONE,       DONE,      FAILED),
-  R(UNWIND,     UNWOUND,    act_unwound,         DONE,       DONE,      FAILED),
-  R(DONE,       USER_MSG,   act_user_msg,        AWAIT_LLM,  DONE,      FAILED),
-  R(DONE,       LLM_REPLY,  act_drop,            DONE,       DONE,      FAILED),
-  R(DONE,       LLM_ERROR,  act_drop,            DONE,       DONE,      FAILED),
-  R(DONE,       TOOL_NEXT,  NULL,                DONE,       DONE,      FAILED),
-  R(DONE,       TOOL_DONE,  act_drop,            DONE,       DONE,      FAILED),
-  R(DONE,       CONTINUE,   NULL,                DONE,       DONE,      FAILED),
-  R(DONE,       TURN_END,   NULL,                DONE,       DONE,      FAILED),
-  R(DONE,       INTERRUPT,  NULL,                DONE,       DONE,      FAILED),
-  R(DONE,       SHUTDOWN,   NULL,                DONE,       DONE,      FAILED),
-  R(DONE,       UNWIND,     act_unwind,          UNWIND,     UNWIND,    FAILED),
-  R(DONE,       WANT_INPUT, act_want_input,      DONE,       DONE,      FAILED),
-  R(FAILED,     USER_MSG,   act_drop,            FAILED,     FAILED,    FAILED),
-  R(FAILED,     LLM_REPLY,  act_drop,            FAILED,     FAILED,    FAILED),
-  R(FAILED,     LLM_ERROR,  act_drop,            FAILED,     FAILED,    FAILED),
-  R(FAILED,     TOOL_NEXT,  NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     TOOL_DONE,  act_drop,            FAILED,     FAILED,    FAILED),
-  R(FAILED,     CONTINUE,   NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     TURN_END,   NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     INTERRUPT,  NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     SHUTDOWN,   act_stop,            FAILED,     FAILED,    FAILED),
-  R(FAILED,     UNWIND,     NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     UNWOUND,    NULL,                FAILED,     FAILED,    FAILED),
-  R(FAILED,     WANT_INPUT, NULL,                FAILED,     FAILED,    FAILED),
+/*  from        on          act                   to          alt        on_err */
+  R(IDLE,       USER_MSG,   act_user_msg,         AWAIT_LLM,  DONE,      FAILED),
+  R(IDLE,       INTERRUPT,  NULL,                 IDLE,       IDLE,      FAILED),
+  R(IDLE,       SHUTDOWN,   act_stop,             DONE,       DONE,      FAILED),
+  R(IDLE,       WANT_INPUT, act_want_input,       IDLE,       IDLE,      FAILED),
+  R(AWAIT_LLM,  LLM_REPLY,  act_llm_reply,        RUN_TOOLS,  RUN_TOOLS, FAILED),
+  R(AWAIT_LLM,  LLM_ERROR,  act_llm_error,        DONE,       DONE,      FAILED),
+  R(AWAIT_LLM,  INTERRUPT,  act_interrupt_llm,    DONE,       DONE,      FAILED),
+  R(AWAIT_LLM,  SHUTDOWN,   act_stop,             DONE,       DONE,      FAILED),
+  R(RUN_TOOLS,  TOOL_NEXT,  act_tool_next,        RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  TOOL_DONE,  act_tool_done,        RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  CONTINUE,   act_continue,         AWAIT_LLM,  DONE,      FAILED),
+  R(RUN_TOOLS,  TURN_END,   act_turn_end,         DONE,       DONE,      FAILED),
+  R(RUN_TOOLS,  INTERRUPT,  act_interrupt_tools,  RUN_TOOLS,  DONE,      FAILED),
+  R(RUN_TOOLS,  SHUTDOWN,   act_stop,             DONE,       DONE,      FAILED),
+  R(UNWIND,     INTERRUPT,  NULL,                 UNWIND,     UNWIND,    FAILED),
+  R(UNWIND,     SHUTDOWN,   act_stop,             DONE,       DONE,      FAILED),
+  R(UNWIND,     UNWOUND,    act_unwound,          DONE,       DONE,      FAILED),
+  R(DONE,       USER_MSG,   act_user_msg,         AWAIT_LLM,  DONE,      FAILED),
+  R(DONE,       LLM_REPLY,  act_drop_reply,       DONE,       DONE,      FAILED),
+  R(DONE,       LLM_ERROR,  act_drop_error,       DONE,       DONE,      FAILED),
+  R(DONE,       TOOL_NEXT,  NULL,                 DONE,       DONE,      FAILED),
+  R(DONE,       TOOL_DONE,  act_drop_done,        DONE,       DONE,      FAILED),
+  R(DONE,       CONTINUE,   NULL,                 DONE,       DONE,      FAILED),
+  R(DONE,       TURN_END,   NULL,                 DONE,       DONE,      FAILED),
+  R(DONE,       INTERRUPT,  NULL,                 DONE,       DONE,      FAILED),
+  R(DONE,       SHUTDOWN,   NULL,                 DONE,       DONE,      FAILED),
+  R(DONE,       UNWIND,     act_unwind,           UNWIND,     UNWIND,    FAILED),
+  R(DONE,       WANT_INPUT, act_want_input,       DONE,       DONE,      FAILED),
+  R(FAILED,     USER_MSG,   act_drop_reply,       FAILED,     FAILED,    FAILED),
+  R(FAILED,     LLM_REPLY,  act_drop_reply,       FAILED,     FAILED,    FAILED),
+  R(FAILED,     LLM_ERROR,  act_drop_error,       FAILED,     FAILED,    FAILED),
+  R(FAILED,     TOOL_NEXT,  NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     TOOL_DONE,  act_drop_done,        FAILED,     FAILED,    FAILED),
+  R(FAILED,     CONTINUE,   NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     TURN_END,   NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     INTERRUPT,  NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     SHUTDOWN,   act_stop,             FAILED,     FAILED,    FAILED),
+  R(FAILED,     UNWIND,     NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     UNWOUND,    NULL,                 FAILED,     FAILED,    FAILED),
+  R(FAILED,     WANT_INPUT, NULL,                 FAILED,     FAILED,    FAILED),
 };
 #undef R
 

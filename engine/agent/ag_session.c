@@ -52,9 +52,8 @@ static void agent_free(struct ag_agent *a)
 	free(a->pool);
 	free(a->doneq);
 	free(a->await_id);
-	free(a->fatal);
-	free(a->pending ? a->pending->service : NULL);
-	free(a->pending);
+	free(a->call.fatal);
+	free(a->call.pending);
 	free(a);
 }
 
@@ -68,8 +67,7 @@ void ag_session_free(struct ag_session *s)
 	struct ag_agent *a = s->agents;
 	while (a) {
 		struct ag_agent *n = a->next_all;
-		if (a->task)
-			ag_tool_abort(a);
+		ag_tool_abort(a);
 		a->retry_timer.data = a;
 		uv_close((uv_handle_t *)&a->retry_timer, retry_closed);
 		a = n;
@@ -83,8 +81,10 @@ void ag_session_free(struct ag_session *s)
 	if (s->tools_lua)
 		lh_free(s->tools_lua);
 	jv_unref(s->events);
-	for (size_t i = 0; i < s->q_len; i++) /* left when the loop stopped */
-		jv_unref(s->q[(s->q_head + i) % s->q_cap].data);
+	for (size_t i = 0; i < s->q_len; i++) { /* left when the loop stopped */
+		struct ag_qev *e = &s->q[(s->q_head + i) % s->q_cap];
+		ag__ev_free(e->event, e->data);
+	}
 	free(s->q);
 	ag__ctl_free(s);
 	free(s);
@@ -96,6 +96,7 @@ struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, con
 	a->sess = s;
 	a->parent = parent;
 	a->num = parent ? s->next_agent_num++ : 0;
+	a->kind = parent ? AG_KIND_SUB : AG_KIND_TOP;
 	snprintf(a->id, sizeof a->id, "agent-%d", a->num);
 	a->name = name ? sl_xstrdup(name) : NULL;
 	a->depth = parent ? parent->depth + 1 : 0;
@@ -146,11 +147,11 @@ static void drain_cb(uv_idle_t *h)
 	/* A bounded batch per loop turn keeps I/O callbacks flowing. */
 	for (int n = 0; n < 256 && pop(s, &e); n++) {
 		if (ag_session_finished(s)) {
-			jv_unref(e.data);
+			ag__ev_free(e.event, e.data);
 			continue;
 		}
 		if (!fsm_find(&ag_agent_fsm, e.agent->state, e.event))
-			jv_unref(e.data); /* journaled by the runner; data unused */
+			ag__ev_free(e.event, e.data); /* journaled by the runner */
 		fsm_step(&ag_agent_fsm, &e.agent->state, e.event, e.agent, e.data);
 	}
 	if (!s->q_len)

@@ -172,8 +172,8 @@ static void wake_parent(struct ag_agent *c)
 		parent->doneq = sl_xrealloc(parent->doneq, parent->cap_doneq * sizeof *parent->doneq);
 	}
 	parent->doneq[parent->n_doneq++] = c;
-	struct ag_pending *p = parent->pending;
-	if (!p || !p->live || strcmp(p->service, "agent.await"))
+	struct ag_pending *p = parent->call.pending;
+	if (parent->call.state != AG_CL_WAITING || !p || !p->live || p->what != AG_WAIT_AWAIT)
 		return;
 	if (parent->await_id && strcmp(parent->await_id, c->id))
 		return;

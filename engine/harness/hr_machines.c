@@ -20,6 +20,7 @@
 const struct fsm_def *const hr_machines[] = {
 	&ag_agent_fsm,
 	&ag_ctl_fsm,
+	&ag_call_fsm,
 	&px_conn_fsm,
 	NULL,
 };

@@ -109,6 +109,22 @@ TEST(session_table_is_total_and_failed_is_sticky)
 	CHECK(fsm_find(d, AG_CS_DONE, AG_CE_FAIL)->to == AG_CS_FAILED);
 }
 
+TEST(tool_call_always_ends)
+{
+	const struct fsm_def *d = &ag_call_fsm;
+	/* Every state can be aborted and takes a finished task (or a stale
+	 * one) without an undefined pair. */
+	for (int s = 0; s < d->n_states; s++) {
+		CHECK(fsm_find(d, s, AG_CLE_ABORT) && fsm_find(d, s, AG_CLE_ABORT)->to == AG_CL_IDLE);
+		CHECK(fsm_find(d, s, AG_CLE_FINISH) &&
+		      fsm_find(d, s, AG_CLE_FINISH)->to == AG_CL_IDLE);
+	}
+	/* A fatal service error stays until the task is done or abandoned. */
+	CHECK(fsm_find(d, AG_CL_FATAL, AG_CLE_RESUME)->to == AG_CL_FATAL);
+	CHECK(fsm_find(d, AG_CL_FATAL, AG_CLE_FATAL)->to == AG_CL_FATAL);
+	CHECK(fsm_find(d, AG_CL_FATAL, AG_CLE_WAIT) == NULL);
+}
+
 TEST(dump_formats)
 {
 	char *buf = NULL;
