@@ -21,6 +21,12 @@ jobs=$(nproc)
 
 if [ "$(id -u)" -eq 0 ]; then
 	id silotest >/dev/null 2>&1 || useradd --create-home --shell /bin/bash silotest
+	# an earlier suite may have created the user without a home; silo keeps
+	# per-user state there, as it would for any user
+	h=$(getent passwd silotest | cut -d: -f6)
+	if [ ! -d "$h" ]; then
+		mkdir -p "$h" && chown silotest: "$h" && chmod 700 "$h"
+	fi
 	u=$(mktemp -d /tmp/silo-unpriv.XXXXXX)
 	mkdir -p "$u/build"
 	cp "$src/build/silo" "$src/build/silo-helper" "$u/build/"

@@ -48,7 +48,7 @@ sb_cleanup() {
 # Unprivileged test user: created when running as root and absent.
 sb_have_user() {
 	[ "$(id -u)" = 0 ] || return 1
-	id silotest >/dev/null 2>&1 || useradd -M -s /bin/sh silotest >/dev/null 2>&1 || return 1
+	id silotest >/dev/null 2>&1 || useradd -m -s /bin/sh silotest >/dev/null 2>&1 || return 1
 	command -v runuser >/dev/null || return 1
 	return 0
 }
