@@ -95,7 +95,9 @@ static const struct cli_pair run_sections[] = {
 };
 static const struct cli_pair exit_run[] = {
 	EXIT_COMMON,
-	{ "3", "the session ended by LLM failure (headless: the first failed turn)" },
+	{ "3", "the session ended before the task did: LLM failure (headless: the first failed "
+	       "turn; otherwise 8 in a row), a headless model that keeps ending turns without "
+	       "Exit, --max-turns or --timeout reached" },
 	{ "4", "with --script: the fixture did not match, or entries were left unconsumed" },
 	{ NULL },
 };
