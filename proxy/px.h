@@ -18,6 +18,7 @@ struct fsm_def;
 
 /* The connection lifecycle table (px_conn.c), for `silo debug fsm`. */
 extern const struct fsm_def px_conn_fsm;
+extern const struct fsm_def px_ep_tls_fsm;
 
 /* Credentials and placeholders are bound to one host and port: `host` is
  * "name" (port 443) or "name:port" ("[v6]:port"). A placeholder is swapped

@@ -17,7 +17,6 @@
 
 #include "px_int.h"
 
-#define MOD "proxy"
 
 static const char *const state_names[] = {
 #define XX(n) #n,
@@ -32,20 +31,26 @@ static const char *const event_names[] = {
 
 static void drive(struct px_conn *c);
 
-void px__conn_post(struct px_conn *c, int ev)
-{
-	if (c->evn < (int)SL_ARRAY_LEN(c->evq))
-		c->evq[c->evn++] = ev;
-	else
-		SL_WARN(MOD, "event queue full, dropping %s", event_names[ev]);
-	drive(c);
-}
-
-/* Posts without running: for use inside actions and pumps. */
+/* Posts without running: for use inside actions and pumps. A full queue
+ * means the table and the pumps disagree; rather than lose an event
+ * silently, what is queued is discarded with a note and FAULT closes the
+ * connection. */
 void px__post(struct px_conn *c, int ev)
 {
-	if (c->evn < (int)SL_ARRAY_LEN(c->evq))
+	if (c->evn < (int)SL_ARRAY_LEN(c->evq)) {
 		c->evq[c->evn++] = ev;
+		return;
+	}
+	px__note(c->px, "proxy connection: event queue full in %s at %s (%d queued); closing",
+		 state_names[c->state], event_names[ev], c->evn);
+	c->evn = 0;
+	c->evq[c->evn++] = PX_E_FAULT;
+}
+
+void px__conn_post(struct px_conn *c, int ev)
+{
+	px__post(c, ev);
+	drive(c);
 }
 
 void px__reply(struct px_conn *c, int status, const char *reason, const char *body, int close)
@@ -271,7 +276,7 @@ static void start_relay(struct px_conn *c)
 static int act_forward(void *obj, void *data)
 {
 	struct px_conn *c = obj;
-	if (c->up.tls == 2 && !c->up.sess_saved) {
+	if (c->up.tls == PX_T_ESTABLISHED && !c->up.sess_saved) {
 		c->up.sess_saved = 1;
 		px__sess_save(c->px, &c->up.ssl, c->uhost, c->uport);
 	}
@@ -384,45 +389,61 @@ static const struct fsm_row px_rows[] = {
 	R(HEAD,    TIMEOUT,      act_timeout_head, CLOSING,  CLOSING, CLOSING),
 	R(HEAD,    STOP,         act_close,        CLOSING,  CLOSING, CLOSING),
 	R(HEAD,    CLOSE,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(HEAD,     FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(HEAD,     KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(CL_TLS,  TLS_OK,       act_tls_ok,       HEAD,     HEAD,    CLOSING),
 	R(CL_TLS,  TLS_FAIL,     act_tls_fail,     CLOSING,  CLOSING, CLOSING),
 	R(CL_TLS,  EOF,          act_tls_fail,     CLOSING,  CLOSING, CLOSING),
 	R(CL_TLS,  TIMEOUT,      act_tls_fail,     CLOSING,  CLOSING, CLOSING),
 	R(CL_TLS,  STOP,         act_close,        CLOSING,  CLOSING, CLOSING),
+	R(CL_TLS,   FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(CL_TLS,   KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(RESOLVE, REUSE,        act_forward,      RELAY,    TUNNEL,  CLOSING),
 	R(RESOLVE, RESOLVED,     act_dial,         CONNECT,  CONNECT, CLOSING),
 	R(RESOLVE, RESOLVE_FAIL, act_upfail,       HEAD,     HEAD,    CLOSING),
 	R(RESOLVE, EOF,          act_close,        CLOSING,  CLOSING, CLOSING),
 	R(RESOLVE, TIMEOUT,      act_upfail,       HEAD,     HEAD,    CLOSING),
 	R(RESOLVE, STOP,         act_close,        CLOSING,  CLOSING, CLOSING),
+	R(RESOLVE,  FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(RESOLVE,  KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(CONNECT, CONNECTED,    act_connected,    UP_TLS,   UP_TLS,  CLOSING),
 	R(CONNECT, CONNECT_FAIL, act_next_addr,    CONNECT,  HEAD,    CLOSING),
 	R(CONNECT, EOF,          act_close,        CLOSING,  CLOSING, CLOSING),
 	R(CONNECT, TIMEOUT,      act_next_addr,    CONNECT,  HEAD,    CLOSING),
 	R(CONNECT, STOP,         act_close,        CLOSING,  CLOSING, CLOSING),
+	R(CONNECT,  FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(CONNECT,  KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(UP_TLS,  UP_TLS_OK,    act_forward,      RELAY,    TUNNEL,  CLOSING),
 	R(UP_TLS,  UP_TLS_FAIL,  act_upfail,       HEAD,     HEAD,    CLOSING),
 	R(UP_TLS,  EOF,          act_close,        CLOSING,  CLOSING, CLOSING),
 	R(UP_TLS,  TIMEOUT,      act_upfail,       HEAD,     HEAD,    CLOSING),
 	R(UP_TLS,  STOP,         act_close,        CLOSING,  CLOSING, CLOSING),
+	R(UP_TLS,   FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(UP_TLS,   KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(RELAY,   DONE,         act_done,         HEAD,     CLOSING, CLOSING),
 	R(RELAY,   UP_ERR,       act_relay_fail,   HEAD,     HEAD,    CLOSING),
 	R(RELAY,   EOF,          act_close,        CLOSING,  CLOSING, CLOSING),
 	R(RELAY,   TIMEOUT,      act_relay_fail,   HEAD,     HEAD,    CLOSING),
 	R(RELAY,   CLOSE,        act_close,        CLOSING,  CLOSING, CLOSING),
 	R(RELAY,   STOP,         NULL,             RELAY,    RELAY,   RELAY),
+	R(RELAY,    FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(RELAY,    KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(TUNNEL,  EOF,          act_tunnel_end,   CLOSING,  CLOSING, CLOSING),
 	R(TUNNEL,  TIMEOUT,      act_tunnel_end,   CLOSING,  CLOSING, CLOSING),
 	R(TUNNEL,  STOP,         act_tunnel_end,   CLOSING,  CLOSING, CLOSING),
+	R(TUNNEL,   FAULT,        act_close,        CLOSING,  CLOSING, CLOSING),
+	R(TUNNEL,   KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(CLOSING, DRAINED,      act_finish,       CLOSED,   CLOSED,  CLOSED),
 	R(CLOSING, TIMEOUT,      act_finish,       CLOSED,   CLOSED,  CLOSED),
+	R(CLOSING, FAULT,        act_finish,       CLOSED,   CLOSED,  CLOSED),
+	R(CLOSING, KILL,         act_finish,       CLOSED,   CLOSED,  CLOSED),
 };
 
 static void undefined(void *obj, int state, int event)
 {
-	/* Late events (a timer racing a close, EOF while closing) are normal;
-	 * only log them for debugging. */
-	SL_DEBUG(MOD, "no transition for %s x %s", state_names[state], event_names[event]);
+	struct px_conn *c = obj;
+	px__note(c->px, "proxy connection: no transition for %s x %s", state_names[state],
+		 event_names[event]);
 }
 
 const struct fsm_def px_conn_fsm = {
@@ -566,8 +587,7 @@ void px__conn_accept(struct px *px, uv_stream_t *server)
 	    px->n_conns > PX_MAX_CONNS) {
 		/* --mock-proxy: every connection is closed at once, unjournaled;
 		 * over the cap, a sandbox flood gets the same */
-		c->state = PX_S_CLOSED;
-		act_finish(c, NULL);
+		px__conn_post(c, PX_E_KILL);
 		return;
 	}
 	c->cl.connected = 1;
@@ -589,10 +609,8 @@ void px__conn_kill_all(struct px *px)
 {
 	for (struct px_conn *c = px->conns, *n; c; c = n) {
 		n = c->next;
-		if (c->state != PX_S_CLOSED) {
-			c->state = PX_S_CLOSED;
-			act_finish(c, NULL);
-		}
+		if (c->state != PX_S_CLOSED)
+			px__conn_post(c, PX_E_KILL);
 	}
 }
 

@@ -105,9 +105,90 @@ static int flush_out(struct px_ep *ep)
 	return rc;
 }
 
+/* ---- the TLS lifecycle ---------------------------------------------- */
+
+static const char *const tls_states[] = {
+#define XX(n) #n,
+	PX_TLS_STATE_MAP(XX)
+#undef XX
+};
+static const char *const tls_events[] = {
+#define XX(n) #n,
+	PX_TLS_EVENT_MAP(XX)
+#undef XX
+};
+
+struct tls_start {
+	mbedtls_ssl_config *conf;
+	const char *hostname;
+};
+
+static int bio_send(void *ctx, const unsigned char *p, size_t n);
+static int bio_recv(void *ctx, unsigned char *p, size_t n);
+
+/* START: a TLS context over the memory BIOs; bytes already read in plain
+ * mode (a ClientHello sent right after CONNECT) are TLS records. */
+static int act_tls_setup(void *obj, void *data)
+{
+	struct px_ep *ep = obj;
+	const struct tls_start *ts = data;
+	mbedtls_ssl_init(&ep->ssl);
+	ep->ssl_init = 1;
+	if (mbedtls_ssl_setup(&ep->ssl, ts->conf))
+		return -1;
+	if (ts->hostname && mbedtls_ssl_set_hostname(&ep->ssl, ts->hostname))
+		return -1;
+	mbedtls_ssl_set_bio(&ep->ssl, ep, bio_send, bio_recv, NULL);
+	if (ep->in.len > ep->in_off)
+		sl_buf_add(&ep->raw, ep->in.p + ep->in_off, ep->in.len - ep->in_off);
+	sl_buf_reset(&ep->in);
+	ep->in_off = 0;
+	return 0;
+}
+
+#define T(from, on, act, to, err)                                              \
+	{ PX_T_##from, PX_TE_##on, act, #act, PX_T_##to, PX_T_##to, PX_T_##err }
+
+static const struct fsm_row tls_rows[] = {
+	/* from        event  action          to           on_err */
+	T(PLAIN,       START, act_tls_setup,  HANDSHAKE,   FAILED),
+	T(PLAIN,       RESET, NULL,           PLAIN,       PLAIN),
+	T(HANDSHAKE,   DONE,  NULL,           ESTABLISHED, FAILED),
+	T(HANDSHAKE,   FAIL,  NULL,           FAILED,      FAILED),
+	T(HANDSHAKE,   RESET, NULL,           PLAIN,       PLAIN),
+	T(ESTABLISHED, RESET, NULL,           PLAIN,       PLAIN),
+	T(FAILED,      RESET, NULL,           PLAIN,       PLAIN),
+};
+
+static void tls_undefined(void *obj, int state, int event)
+{
+	struct px_ep *ep = obj;
+	px__note(ep->c->px, "endpoint tls: no transition for %s x %s", tls_states[state],
+		 tls_events[event]);
+}
+
+const struct fsm_def px_ep_tls_fsm = {
+	.name = "proxy endpoint tls",
+	.doc = "The TLS layer of one side of a proxied connection (px_ep.c): plain "
+	       "bytes until a handshake starts over memory BIOs, then established "
+	       "or failed; closing the endpoint resets it for the next dial.",
+	.states = tls_states,
+	.n_states = PX_T__N,
+	.events = tls_events,
+	.n_events = PX_TE__N,
+	.rows = tls_rows,
+	.n_rows = (int)SL_ARRAY_LEN(tls_rows),
+	.undefined = tls_undefined,
+};
+
+static int tls_step(struct px_ep *ep, int ev, void *data)
+{
+	return fsm_step(&px_ep_tls_fsm, &ep->tls, ev, ep, data);
+}
+
 int px__ep_write(struct px_ep *ep, const void *p, size_t n)
 {
-	if (ep->tls != 2)
+	if (ep->tls != PX_T_ESTABLISHED)
 		return raw_write(ep, p, n);
 	const unsigned char *q = p;
 	while (n) {
@@ -134,21 +215,8 @@ void px__ep_init(struct px_ep *ep, struct px_conn *c)
 
 int px__ep_tls_start(struct px_ep *ep, mbedtls_ssl_config *conf, const char *hostname)
 {
-	mbedtls_ssl_init(&ep->ssl);
-	ep->ssl_init = 1;
-	if (mbedtls_ssl_setup(&ep->ssl, conf))
-		return SL_ENOMEM;
-	if (hostname && mbedtls_ssl_set_hostname(&ep->ssl, hostname))
-		return SL_EINVAL;
-	mbedtls_ssl_set_bio(&ep->ssl, ep, bio_send, bio_recv, NULL);
-	/* Bytes already read in plain mode (a ClientHello sent right after
-	 * CONNECT) are TLS records. */
-	if (ep->in.len > ep->in_off)
-		sl_buf_add(&ep->raw, ep->in.p + ep->in_off, ep->in.len - ep->in_off);
-	sl_buf_reset(&ep->in);
-	ep->in_off = 0;
-	ep->tls = 1;
-	return 0;
+	struct tls_start ts = { conf, hostname };
+	return tls_step(ep, PX_TE_START, &ts) < 0 ? SL_EINVAL : 0;
 }
 
 int px__ep_handshake(struct px_ep *ep, struct sl_err *err)
@@ -156,12 +224,16 @@ int px__ep_handshake(struct px_ep *ep, struct sl_err *err)
 	int rc = mbedtls_ssl_handshake(&ep->ssl);
 	int frc = flush_out(ep);
 	if (!rc) {
-		ep->tls = 2;
+		tls_step(ep, PX_TE_DONE, NULL);
 		return frc;
 	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE)
-		return ep->eof ? sl_err_set(err, SL_EIO, "connection closed during handshake")
-			       : SL_EAGAIN;
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		if (!ep->eof)
+			return SL_EAGAIN;
+		tls_step(ep, PX_TE_FAIL, NULL);
+		return sl_err_set(err, SL_EIO, "connection closed during handshake");
+	}
+	tls_step(ep, PX_TE_FAIL, NULL);
 	char msg[160];
 	mbedtls_strerror(rc, msg, sizeof(msg));
 	uint32_t v = mbedtls_ssl_get_verify_result(&ep->ssl);
@@ -209,13 +281,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (n < 0) {
 		ep->eof = 1;
 		px__ep_read(ep, 0);
-	} else if (ep->tls) {
+	} else if (ep->tls != PX_T_PLAIN) {
 		sl_buf_add(&ep->raw, b->base, (size_t)n);
 	} else {
 		sl_buf_add(&ep->in, b->base, (size_t)n);
 		ep->rx += (size_t)n;
 	}
-	if (ep->tls == 2)
+	if (ep->tls == PX_T_ESTABLISHED)
 		px__ep_pump(ep);
 	px__on_ep_data(ep);
 }
@@ -264,7 +336,7 @@ void px__ep_deinit(struct px_ep *ep)
 	sl_buf_free(&ep->in);
 	sl_buf_free(&ep->out);
 	ep->raw_off = ep->in_off = 0;
-	ep->tls = 0;
+	tls_step(ep, PX_TE_RESET, NULL);
 	ep->eof = ep->shut = ep->connected = 0;
 	ep->rx = ep->tx = 0;
 }

@@ -141,7 +141,7 @@ struct px {
 	XX(REQUEST) XX(CONNECT) XX(BAD) XX(TLS_OK) XX(TLS_FAIL) XX(REUSE)      \
 	XX(RESOLVED) XX(RESOLVE_FAIL) XX(CONNECTED) XX(CONNECT_FAIL)           \
 	XX(UP_TLS_OK) XX(UP_TLS_FAIL) XX(DONE) XX(UP_ERR) XX(EOF) XX(TIMEOUT)  \
-	XX(STOP) XX(CLOSE) XX(DRAINED)
+	XX(STOP) XX(CLOSE) XX(DRAINED) XX(FAULT) XX(KILL)
 
 enum px_state {
 #define XX(n) PX_S_##n,
@@ -156,13 +156,29 @@ enum px_event {
 	PX_E__N
 };
 
+/* The TLS lifecycle of one endpoint (px_ep.c), run by fsm_step. */
+#define PX_TLS_STATE_MAP(XX) XX(PLAIN) XX(HANDSHAKE) XX(ESTABLISHED) XX(FAILED)
+#define PX_TLS_EVENT_MAP(XX) XX(START) XX(DONE) XX(FAIL) XX(RESET)
+enum px_tls_state {
+#define XX(n) PX_T_##n,
+	PX_TLS_STATE_MAP(XX)
+#undef XX
+	PX_T__N
+};
+enum px_tls_event {
+#define XX(n) PX_TE_##n,
+	PX_TLS_EVENT_MAP(XX)
+#undef XX
+	PX_TE__N
+};
+
 struct px_ep {                 /* one side of a connection */
 	uv_tcp_t tcp;
 	struct px_conn *c;         /* borrowed: owner */
 	int open;                  /* tcp handle initialised, not yet closed */
 	int closing;               /* uv_close issued, callback pending */
 	int connected, reading, eof, shut;
-	int tls;                   /* 0 plain, 1 handshaking, 2 established */
+	int tls;                   /* enum px_tls_state, moved by fsm_step only */
 	int ssl_init, sess_saved;
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_config conf;   /* sandbox side only (per-tunnel leaf) */
@@ -235,6 +251,8 @@ struct px_conn {
 };
 
 /* px_listen.c */
+/* A lifecycle note (journaled by the engine); never holds a secret. */
+void px__note(struct px *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void px__record(struct px *px, const char *host, int port, const char *method,
 		const char *path, int status, uint64_t sent, uint64_t recv, int allowed,
 		int cred, const char *note);

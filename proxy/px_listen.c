@@ -8,6 +8,7 @@
  * Host policy lookups (allowlist, tunnel list, the `hosts` map, per-host
  * upstream CAs) and the network record builder live here too.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -405,6 +406,18 @@ mbedtls_ssl_config *px__up_conf(struct px *px, const char *host)
 		if (px_domain_match(px->upca[i].pattern, host))
 			return &px->upca[i].conf;
 	return &px->up_conf;
+}
+
+void px__note(struct px *px, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	if (!px->hooks.note || px->mock)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	px->hooks.note(px->hooks.record_ud, msg);
 }
 
 void px__record(struct px *px, const char *host, int port, const char *method,

@@ -79,7 +79,7 @@ static int pump_head(struct px_conn *c)
 static int pump_handshake(struct px_conn *c, struct px_ep *ep, int ok, int fail)
 {
 	struct sl_err e;
-	if (ep->tls == 2)
+	if (ep->tls == PX_T_ESTABLISHED)
 		return 0;
 	int rc = px__ep_handshake(ep, &e);
 	if (rc == SL_EAGAIN)
@@ -319,7 +319,7 @@ int px__pump(struct px_conn *c)
 	case PX_S_CL_TLS:
 		return pump_handshake(c, &c->cl, PX_E_TLS_OK, PX_E_TLS_FAIL);
 	case PX_S_UP_TLS:
-		if (c->up.tls == 1)
+		if (c->up.tls == PX_T_HANDSHAKE)
 			return pump_handshake(c, &c->up, PX_E_UP_TLS_OK, PX_E_UP_TLS_FAIL);
 		return 0;
 	case PX_S_RELAY:

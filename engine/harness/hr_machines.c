@@ -22,5 +22,6 @@ const struct fsm_def *const hr_machines[] = {
 	&ag_ctl_fsm,
 	&ag_call_fsm,
 	&px_conn_fsm,
+	&px_ep_tls_fsm,
 	NULL,
 };

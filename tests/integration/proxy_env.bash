@@ -78,6 +78,9 @@ pxt_proxy_stop() {
 		! grep -q -e 'Sanitizer' -e 'runtime error:' "$PXT_LOG" && [ $rc = 0 ]
 		ok $? "the proxy stops cleanly on SIGTERM (exit $rc, no sanitizer report)"
 		grep -e 'Sanitizer' -e 'runtime error:' -A30 "$PXT_LOG" | head -60 | sed 's/^/# /'
+		! grep -q -e 'no transition for' -e 'event queue full' "$PXT_LOG"
+		ok $? "no connection hit an undefined state x event pair or a full queue"
+		grep -e 'no transition for' -e 'event queue full' "$PXT_LOG" | sort | uniq -c | head | sed 's/^/# /'
 	fi
 }
 

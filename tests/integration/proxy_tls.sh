@@ -3,7 +3,8 @@
 # differ from the CONNECT host (421, no fronting), non-TLS bytes in a
 # tunnel, a client that does not trust the CA, ALPN h2 offered, upstream
 # verification (untrusted CA, wrong name, a non-TLS port), passthrough
-# tunnel domains (never credentialed), and no UDP socket at all.
+# tunnel domains (never credentialed), an ECH ClientHello, and no UDP
+# socket at all.
 source "$(dirname "$0")/proxy_env.bash"
 pxt_init "$@"
 export PXT_SECRET=tunnel-secret-0123456789
@@ -84,6 +85,84 @@ h,p='$PXT_ADDR'.rsplit(':',1); s.sendto(b'\xc0'+b'\0'*1199,(h,int(p)))
 try: s.recvfrom(100); print('answered')
 except Exception: print('silent')" | grep -q silent
 ok $? "a QUIC-shaped datagram to the proxy port gets no answer"
+
+# ECH: a ClientHello carrying encrypted_client_hello (0xfe0d) whose
+# payload names another host. The proxy has no ECH keys and acts as a
+# server without ECH: it ignores the extension, answers TLS 1.2 (which
+# tells an ECH client its inner hello was not accepted), sends no ECH
+# extension back, and its certificate is for the CONNECT host only; no
+# decision is made on a name the proxy cannot read.
+ech=$(python3 - "$PXT_ADDR" <<'PY'
+import socket, ssl, struct, sys
+h, p = sys.argv[1].rsplit(":", 1)
+# A real ClientHello for up.test, from OpenSSL through memory BIOs.
+ctx = ssl.create_default_context()
+inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+o = ctx.wrap_bio(inb, outb, server_hostname="up.test")
+try:
+    o.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+rec = outb.read()
+body = bytearray(rec[5:])           # handshake message
+hs = body[4:]                        # ClientHello body
+i = 2 + 32
+i += 1 + hs[i]                       # session id
+i += 2 + struct.unpack(">H", hs[i:i + 2])[0]  # cipher suites
+i += 1 + hs[i]                       # compression
+ext_len = struct.unpack(">H", hs[i:i + 2])[0]
+# outer ECH: type 0, kdf 1, aead 1, config id, enc, payload
+payload = b"inner-sni:secret-inner.test;" + bytes(range(200))
+ech = b"\x00" + struct.pack(">HHB", 1, 1, 7) + struct.pack(">H", 32) + b"\x11" * 32 + \
+    struct.pack(">H", len(payload)) + payload
+ext = struct.pack(">HH", 0xfe0d, len(ech)) + ech
+hs = hs[:i] + struct.pack(">H", ext_len + len(ext)) + hs[i + 2:] + ext
+msg = b"\x01" + struct.pack(">I", len(hs))[1:] + bytes(hs)
+hello = b"\x16\x03\x01" + struct.pack(">H", len(msg)) + msg
+s = socket.create_connection((h, int(p)), timeout=5)
+s.sendall(b"CONNECT up.test:443 HTTP/1.1\r\nHost: up.test:443\r\n\r\n")
+resp = b""
+while b"\r\n\r\n" not in resp:
+    resp += s.recv(4096)
+head, _, rest = resp.partition(b"\r\n\r\n")
+if not head.startswith(b"HTTP/1.1 200"):
+    print("connect-refused"); sys.exit()
+s.sendall(hello)
+data = rest
+try:
+    while len(data) < 65536:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+        if b"\x0e\x00\x00\x00" in data:  # ServerHelloDone
+            break
+except socket.timeout:
+    pass
+# records -> handshake stream
+hsd, j = b"", 0
+while j + 5 <= len(data):
+    t, ln = data[j], struct.unpack(">H", data[j + 3:j + 5])[0]
+    if t == 21:
+        print("alert"); sys.exit()
+    if t == 22:
+        hsd += data[j + 5:j + 5 + ln]
+    j += 5 + ln
+out = []
+if hsd[:1] == b"\x02":
+    sh = hsd[4:4 + struct.unpack(">I", b"\x00" + hsd[1:4])[0]]
+    out.append("serverhello")
+    out.append("tls12" if sh[:2] == b"\x03\x03" else "version?")
+    out.append("ech-ext" if b"\xfe\x0d" in sh[35 + sh[34]:] else "no-ech-ext")
+out.append("cert-connect-host" if b"up.test" in hsd else "cert?")
+out.append("inner-name-used" if b"secret-inner" in hsd else "inner-name-unused")
+print(" ".join(out))
+PY
+)
+[ "$ech" = "serverhello tls12 no-ech-ext cert-connect-host inner-name-unused" ]
+ok $? "an ECH ClientHello: handled as a server without ECH, leaf for the CONNECT host only ($ech)"
+out=$(pcurl -H 'Host: secret-inner.test' -o /dev/null -w '%{http_code}' https://up.test/echo)
+[ "$out" = 421 ]; ok $? "a request inside naming another host still gets 421 ($out)"
 
 pxt_proxy_stop
 grep -q '"host":"up.test","port":443,"bytes_sent":0,"bytes_received":0,"allowed":false,"credential_injected":false,"note":"tls handshake failed"' "$PXT_LOG"
