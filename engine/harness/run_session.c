@@ -232,6 +232,20 @@ static int hook_credential_for(void *ud, const struct jv *req)
 	return inject;
 }
 
+/* on_session_start(info) and on_session_end(outcome): told, not asked; a
+ * failure is a lifecycle note and changes nothing. */
+static void session_hook(struct run *r, const char *name, struct jv *arg)
+{
+	struct sl_err err = { 0 };
+	struct jv *ret = NULL;
+	const struct jv *args[1] = { arg };
+	if (pol_has_hook(&r->o->pol, name) &&
+	    pol_hook(&r->o->pol, name, args, 1, &ret, &err))
+		hook_failed(r, name, &err);
+	jv_unref(ret);
+	jv_unref(arg);
+}
+
 static const char *const *cstrv(char **v)
 {
 	return (const char *const *)v;
@@ -564,12 +578,23 @@ int run_session(struct run_opts *o)
 		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
 		r.signals = 1;
 	}
+	struct jv *info = jv_obj();
+	jv_set(info, "harness_id", jv_str(r.harness_id));
+	jv_set(info, "workspace", jv_str(o->cfg.workspace));
+	jv_set(info, "llm", jv_str(o->cfg.llm));
+	jv_set(info, "sandbox", jv_str(o->cfg.sandbox));
+	jv_set(info, "frontend", jv_str(o->cfg.frontend));
+	session_hook(&r, "on_session_start", info);
 	ag_session_start(r.s, report);
 	uv_run(&r.loop, UV_RUN_DEFAULT);
 	jv_unref(report); /* ao's workspace and scratch strings point into it */
 	free(sysprompt);
 	run_teardown(&r);
 	rc = exit_code(&r);
+	struct jv *outcome = jv_obj();
+	jv_set(outcome, "harness_id", jv_str(r.harness_id));
+	jv_set(outcome, "exit_code", jv_int(rc));
+	session_hook(&r, "on_session_end", outcome);
 	goto done;
 
 fail_session:
