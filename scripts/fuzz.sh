@@ -32,6 +32,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # libFuzzer's merge control files, and anything a target writes to TMPDIR.
 export TMPDIR=$out/tmp
 
+# Crashes, leaks, timeouts and OOMs found for a target (not slow units).
+found() {
+	ls "$out/crashes/$1" | grep -c -E '^(crash|leak|timeout|oom)-' || true
+}
+
 # Fuzzes one target for its share of time; writes $out/<t>.stats.
 run_target() {
 	local t=$1 bin=$build/tests/fuzz/$1 corpus=$src/tests/fuzz/corpus/$1
@@ -52,7 +57,7 @@ run_target() {
 		n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{ print $2 }')
 		[ -n "$n" ] || n=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
 		execs=$((execs + ${n:-0}))
-		if [ "$(ls "$out/crashes/$t" | wc -l)" -eq "$crashes" ]; then
+		if [ "$(found "$t")" -eq "$crashes" ]; then
 			# no new crash: the time is up, or the target could not start
 			now=$(date +%s)
 			if [ $((budget - (now - start))) -gt 5 ]; then
@@ -60,7 +65,7 @@ run_target() {
 			fi
 			break
 		fi
-		crashes=$(ls "$out/crashes/$t" | wc -l)
+		crashes=$(found "$t")
 		echo "fuzz: $t crashed (run $runs, see $log), restarting" >&2
 	done
 	# Keep only the new inputs that add coverage to the checked-in corpus.
@@ -70,11 +75,11 @@ run_target() {
 	cov=$(nice -n "$nice" "$bin" -runs=0 -rss_limit_mb=4096 "$corpus" 2>&1 |
 		grep -o 'cov: [0-9]*' | tail -1 | awk '{ print $2 }')
 	cpu=$(cat "$out/$t.cpu."* 2>/dev/null | awk '{ s += $1 + $2 } END { printf "%d", s }')
-	echo "$t $cpu $execs ${cov:-0} $(ls "$out/crashes/$t" | wc -l) $(ls "$corpus" | wc -l)" \
+	echo "$t $cpu $execs ${cov:-0} $(found "$t") $(ls "$corpus" | wc -l)" \
 		>"$out/$t.stats"
 }
 
-echo "fuzz: $minutes min per target, $jobs at a time, campaign in $out" >&2
+echo "fuzz: ${FUZZ_SECONDS:-$((minutes * 60))} s per target, $jobs at a time, campaign in $out" >&2
 running=0
 for t in $targets; do
 	if [ ! -x "$build/tests/fuzz/$t" ]; then
@@ -97,7 +102,7 @@ for t in $targets; do
 	read -r name cpu execs cov crashes files <"$out/$t.stats"
 	echo "| $name | $cpu | $execs | $cov | $crashes | $files |"
 done
-if ls "$out"/crashes/*/* >/dev/null 2>&1; then
+if ls "$out"/crashes/*/ | grep -q -E '^(crash|leak|timeout|oom)-'; then
 	echo "fuzz: crashing inputs are in $out/crashes/" >&2
 	exit 1
 fi

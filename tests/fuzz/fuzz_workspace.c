@@ -202,7 +202,9 @@ static int build(struct in *in, int root, const char *outside)
 			len = len < 0 ? 0 : len;
 			if ((size_t)len > in->n)
 				len = (int)in->n;
-			int fd = openat(dfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			/* non-blocking: the name may be a FIFO without a reader */
+			int fd = openat(dfd, leaf,
+					O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
 					0644);
 			if (fd >= 0) {
 				if (write(fd, in->p, (size_t)len) < 0)
