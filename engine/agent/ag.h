@@ -178,8 +178,21 @@ enum ag_kind { AG_KIND_TOP, AG_KIND_SUB };
 enum ag_outcome { AG_OUT_NONE, AG_OUT_COMPLETED, AG_OUT_FAILED, AG_OUT_INTERRUPTED,
 		  AG_OUT_SHUTDOWN, AG_OUT_ERROR };
 
-/* Child lifecycle as seen by its parent (subagents.md 4). */
-enum ag_child { AG_C_RUNNING, AG_C_FINISHED, AG_C_COLLECTED, AG_C_CANCELLED };
+/* Child lifecycle as seen by its parent (subagents.md 4; ag_sub.c). */
+#define AG_CHILD_STATE_MAP(XX) XX(RUNNING) XX(FINISHED) XX(COLLECTED) XX(CANCELLED)
+#define AG_CHILD_EVENT_MAP(XX) XX(END) XX(COLLECT) XX(CANCEL)
+enum ag_child {
+#define XX(n) AG_C_##n,
+	AG_CHILD_STATE_MAP(XX)
+#undef XX
+	AG_C__COUNT
+};
+enum ag_child_event {
+#define XX(n) AG_CE_CHILD_##n,
+	AG_CHILD_EVENT_MAP(XX)
+#undef XX
+	AG_CE_CHILD__COUNT
+};
 
 struct ag_agent {
 	struct ag_session *sess;    /* borrowed */
@@ -206,7 +219,7 @@ struct ag_agent {
 	struct ag_call call;        /* the running tool call */
 	struct jn_delta jdelta;     /* journal delta base of its requests */
 	/* subagent bookkeeping */
-	enum ag_child child_state;
+	int child_state;            /* enum ag_child; only fsm_step writes it */
 	enum ag_outcome outcome;
 	char *result;               /* owned: stored result text */
 	int result_is_error;
@@ -368,6 +381,7 @@ struct ag_agent *ag_agent_new(struct ag_session *s, struct ag_agent *parent, con
 extern const struct fsm_def ag_agent_fsm;
 extern const struct fsm_def ag_ctl_fsm;
 extern const struct fsm_def ag_call_fsm;
+extern const struct fsm_def ag_child_fsm;
 /* ag_call.c: the services the tools' Lua states call. */
 void ag__services(struct ag_session *s, struct lh_services *svc);
 /* ag_ctl.c: queues a control event and applies the queue. */

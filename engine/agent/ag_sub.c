@@ -70,8 +70,7 @@ int ag_sub_spawn(struct ag_agent *caller, const struct jv *args, struct jv **res
 	struct ag_agent *c = ag_agent_new(s, caller, name);
 	c->holds_slot = 1;
 	s->live_slots++;
-	c->gen = caller->gen;
-	c->child_state = AG_C_RUNNING;
+	c->gen = caller->gen; /* child_state starts RUNNING */
 	struct jv *p = jv_obj();
 	jv_set(p, "parent", jv_str(caller->id));
 	jv_set(p, "agent", jv_str(c->id));
@@ -99,12 +98,14 @@ void ag_sub_emit_completed(struct ag_agent *c)
 	ag_emit(c->sess, "agent_completed", p);
 }
 
+static void child_step(struct ag_agent *c, enum ag_child_event ev, void *data)
+{
+	fsm_step(&ag_child_fsm, &c->child_state, ev, c, data);
+}
+
 static void collect(struct ag_agent *caller, struct ag_agent *c, struct ag_pending *p)
 {
-	list_remove(caller->pool, &caller->n_pool, c);
-	list_remove(caller->doneq, &caller->n_doneq, c);
-	release_slot(c);
-	c->child_state = AG_C_COLLECTED;
+	child_step(c, AG_CE_CHILD_COLLECT, NULL);
 	struct jv *r = jv_obj();
 	jv_set(r, "content", jv_strf("Subagent '%s' (%s) finished.\n%s", label(c), c->id,
 				     c->result ? c->result : ""));
@@ -182,19 +183,15 @@ static void wake_parent(struct ag_agent *c)
 		collect(parent, got, p);
 }
 
-/* A child's loop ended (outcome and result are set). */
+/* A child's loop ended (outcome and result are set). The parent is woken
+ * after the move, so a collection it does meets a FINISHED child. */
 void ag_sub_child_ended(struct ag_agent *c)
 {
 	struct ag_session *s = c->sess;
-	c->child_state = AG_C_FINISHED;
-	/* Interrupted and shut-down children get their agent_completed
-	 * bottom-up once the whole tree has unwound (subagents.md 6, ours). */
-	if (c->outcome != AG_OUT_INTERRUPTED && c->outcome != AG_OUT_SHUTDOWN) {
-		ag_sub_cancel_pool(c, c->outcome, 1);
-		ag_sub_emit_completed(c);
-		if (c->parent && c->child_state == AG_C_FINISHED)
-			wake_parent(c);
-	}
+	child_step(c, AG_CE_CHILD_END, NULL);
+	if (c->outcome != AG_OUT_INTERRUPTED && c->outcome != AG_OUT_SHUTDOWN && c->parent &&
+	    c->child_state == AG_C_FINISHED)
+		wake_parent(c);
 	check_unwound(s);
 }
 
@@ -223,33 +220,118 @@ static const char *cancel_text(enum ag_outcome why)
 	}
 }
 
+struct cancel {
+	enum ag_outcome why;
+	int emit;
+	int n;      /* agent_completed sent from this path */
+};
+
 /* Reaps a's outstanding children (subagents.md 7); returns how many got
  * their agent_completed from this path. */
 int ag_sub_cancel_pool(struct ag_agent *a, enum ag_outcome why, int emit)
 {
-	int n = 0;
+	struct cancel k = { why, emit, 0 };
 	while (a->n_pool) {
 		struct ag_agent *c = a->pool[0];
-		ag_sub_cancel_pool(c, why, emit);
-		/* Stopped where it stood: model call dropped, tool abandoned. */
-		fsm_step(&ag_agent_fsm, &c->state, AG_E_SHUTDOWN, c, NULL);
-		if (!c->completed_emitted) {
-			if (c->child_state == AG_C_RUNNING || c->outcome == AG_OUT_INTERRUPTED ||
-			    c->outcome == AG_OUT_SHUTDOWN) {
-				free(c->result);
-				c->result = sl_xstrdup(cancel_text(why));
-				c->result_is_error = 1;
-			}
-			if (emit)
-				ag_sub_emit_completed(c);
-			n++;
-		}
-		c->child_state = AG_C_CANCELLED;
-		release_slot(c);
-		list_remove(a->pool, &a->n_pool, c);
+		if (c->child_state == AG_C_RUNNING || c->child_state == AG_C_FINISHED)
+			child_step(c, AG_CE_CHILD_CANCEL, &k);
+		list_remove(a->pool, &a->n_pool, c); /* in whatever state */
 	}
 	a->n_doneq = 0;
-	if (n)
-		ag_note(a->sess, "%s: cancelled %d uncollected subagent(s)", a->id, n);
-	return n;
+	if (k.n)
+		ag_note(a->sess, "%s: cancelled %d uncollected subagent(s)", a->id, k.n);
+	return k.n;
 }
+
+/* ---- the child machine ----------------------------------------------------- */
+
+/* Interrupted and shut-down children get their agent_completed bottom-up
+ * once the whole tree has unwound (subagents.md 6, ours). */
+static int act_end(void *obj, void *data)
+{
+	struct ag_agent *c = obj;
+	if (c->outcome == AG_OUT_INTERRUPTED || c->outcome == AG_OUT_SHUTDOWN)
+		return 0;
+	ag_sub_cancel_pool(c, c->outcome, 1);
+	ag_sub_emit_completed(c);
+	return 0;
+}
+
+static int act_collect(void *obj, void *data)
+{
+	struct ag_agent *c = obj, *caller = c->parent;
+	list_remove(caller->pool, &caller->n_pool, c);
+	list_remove(caller->doneq, &caller->n_doneq, c);
+	release_slot(c);
+	return 0;
+}
+
+static int act_cancel(void *obj, void *data)
+{
+	struct ag_agent *c = obj;
+	struct cancel *k = data;
+	int running = c->child_state == AG_C_RUNNING;
+	ag_sub_cancel_pool(c, k->why, k->emit);
+	/* Stopped where it stood: model call dropped, tool abandoned. */
+	fsm_step(&ag_agent_fsm, &c->state, AG_E_SHUTDOWN, c, NULL);
+	if (!c->completed_emitted) {
+		if (running || c->outcome == AG_OUT_INTERRUPTED || c->outcome == AG_OUT_SHUTDOWN) {
+			free(c->result);
+			c->result = sl_xstrdup(cancel_text(k->why));
+			c->result_is_error = 1;
+		}
+		if (k->emit)
+			ag_sub_emit_completed(c);
+		k->n++;
+	}
+	release_slot(c);
+	return 0;
+}
+
+static const char *const child_states[] = {
+#define XX(n) #n,
+	AG_CHILD_STATE_MAP(XX)
+#undef XX
+};
+static const char *const child_events[] = {
+#define XX(n) #n,
+	AG_CHILD_EVENT_MAP(XX)
+#undef XX
+};
+
+static void undefined_pair(void *obj, int state, int event)
+{
+	struct ag_agent *c = obj;
+	ag_note(c->sess, "%s: subagent: undefined transition %s x %s", c->id, child_states[state],
+		child_events[event]);
+}
+
+#define R(from, on, act, to)                                                   \
+	{ AG_C_##from, AG_CE_CHILD_##on, act, #act, AG_C_##to, AG_C_##to, AG_C_##to }
+/* Sorted by `from`; test_fsm checks order and reachability. */
+static const struct fsm_row child_rows[] = {
+/*  from       on       act          to */
+  R(RUNNING,   END,     act_end,     FINISHED),
+  R(RUNNING,   CANCEL,  act_cancel,  CANCELLED),
+  R(FINISHED,  COLLECT, act_collect, COLLECTED),
+  R(FINISHED,  CANCEL,  act_cancel,  CANCELLED),
+};
+#undef R
+
+const struct fsm_def ag_child_fsm = {
+	.name = "subagent",
+	.doc = "A subagent as its parent sees it. It runs from its spawn (the "
+	       "Agent tool) until its own turn ends (END: its result is stored "
+	       "and, unless interrupted or shut down, agent_completed goes out "
+	       "and a waiting AwaitAgent is woken); AwaitAgent COLLECTs it; a "
+	       "parent ending its turn, an interrupt's unwinding or the "
+	       "shutdown CANCELs it. It holds a concurrency slot until collected "
+	       "or cancelled. Anything else is a journaled undefined pair.",
+	.states = child_states,
+	.n_states = AG_C__COUNT,
+	.events = child_events,
+	.n_events = AG_CE_CHILD__COUNT,
+	.rows = child_rows,
+	.n_rows = (int)SL_ARRAY_LEN(child_rows),
+	.undefined = undefined_pair,
+};

@@ -21,6 +21,7 @@ const struct fsm_def *const hr_machines[] = {
 	&ag_agent_fsm,
 	&ag_ctl_fsm,
 	&ag_call_fsm,
+	&ag_child_fsm,
 	&px_conn_fsm,
 	&px_ep_tls_fsm,
 	NULL,

@@ -125,6 +125,16 @@ TEST(tool_call_always_ends)
 	CHECK(fsm_find(d, AG_CL_FATAL, AG_CLE_WAIT) == NULL);
 }
 
+TEST(subagent_ends_once)
+{
+	const struct fsm_def *d = &ag_child_fsm;
+	CHECK(fsm_find(d, AG_C_RUNNING, AG_CE_CHILD_COLLECT) == NULL); /* not before it ends */
+	for (int e = 0; e < d->n_events; e++) {
+		CHECK(fsm_find(d, AG_C_COLLECTED, e) == NULL);
+		CHECK(fsm_find(d, AG_C_CANCELLED, e) == NULL);
+	}
+}
+
 TEST(dump_formats)
 {
 	char *buf = NULL;
