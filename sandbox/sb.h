@@ -35,6 +35,7 @@ struct sb_config {
 	const char *const *extra_env; /* "NAME=value" placeholders, NULL-terminated */
 	const char *const *notes;  /* extra access-report notes (lock caveats) */
 	int deterministic;
+	int unix_connect;          /* policy sandbox.unix_connect: commands may make Unix sockets */
 	struct sb_limits {         /* policy `sandbox`; 0 = the default */
 		uint64_t tmpfs_bytes;  /* each tmpfs: /tmp, /dev/shm, scratch home, tmp */
 		uint64_t tmpfs_inodes; /* each tmpfs */

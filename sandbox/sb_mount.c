@@ -42,7 +42,9 @@ static const char *const reserved[] = { "/proc", "/dev", SB_IN_WORKSPACE, SB_IN_
 
 static const char *const proc_masked_files[] = {
 	"/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/sched_debug",
-	"/proc/timer_list", "/proc/timer_stats", NULL,
+	"/proc/timer_list", "/proc/timer_stats",
+	/* kernel heap layout, readable to a sandbox root: exploit aids */
+	"/proc/slabinfo", "/proc/vmallocinfo", "/proc/pagetypeinfo", NULL,
 };
 static const char *const proc_masked_dirs[] = { "/proc/acpi", "/proc/asound", "/proc/scsi", NULL };
 static const char *const proc_readonly[] = {
@@ -132,6 +134,34 @@ static int add_caches(struct sb_mplan *p, const char *cache_dir, struct sl_err *
 	return 0;
 }
 
+static int write_etc(struct sb_mplan *p, const char *sc, struct sl_err *err)
+{
+	unsigned uid = getuid(), gid = getgid();
+	const char *name = uid == 0 ? "root" : "silo";
+	char *dir = sl_xasprintf("%s/etc", sc);
+	char *files[3][2] = {
+		{ "passwd", sl_xasprintf("%s:x:%u:%u:silo sandbox:" SB_IN_SCRATCH "/home:/bin/sh\n",
+					 name, uid, gid) },
+		{ "group", sl_xasprintf("%s:x:%u:\n", name, gid) },
+		{ "hosts", sl_xstrdup("127.0.0.1\tlocalhost\n::1\tlocalhost\n") },
+	};
+	int rc = mkdir(dir, 0755) && errno != EEXIST
+			 ? sl_err_set(err, SL_EIO, "mkdir %s: %s", dir, strerror(errno))
+			 : 0;
+	for (size_t i = 0; i < 3; i++) {
+		char *host = sl_xasprintf("%s/%s", dir, files[i][0]);
+		if (!rc)
+			rc = sl_write_file(host, files[i][1], strlen(files[i][1]), 0644, err);
+		if (!rc)
+			add(p, MOP_BIND_RO_FILE, sl_xasprintf(OLD "%s", host),
+			    sl_xasprintf("/etc/%s", files[i][0]), 0);
+		free(host);
+		free(files[i][1]);
+	}
+	free(dir);
+	return rc;
+}
+
 struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       const char *const *allow, const char *cache_dir,
 			       const char *helper, const struct sb_limits *lim,
@@ -214,6 +244,13 @@ struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 		add(p, MOP_BIND_RO_FILE, sl_xasprintf(OLD "%s", h),
 		    sl_xstrdup(SB_IN_SCRATCH "/bin/silo-helper"), 0);
 		free(h);
+	}
+	/* synthesized /etc files, written here and bound over whatever /etc
+	 * holds (also an allowlisted host /etc, read-only): one user,
+	 * localhost only, no resolv.conf */
+	if (write_etc(p, sc, err)) {
+		free(sc);
+		goto fail;
 	}
 	add(p, MOP_RBIND, sl_xstrdup(SB_IN_SCRATCH), sc, 0);
 
@@ -350,20 +387,6 @@ static int make_ro_recursive(const char *path)
 	return 0;
 }
 
-static int write_text(const char *path, const char *text, char *eb, size_t ebn)
-{
-	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		FAIL("create", path);
-	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n) {
-		close(fd);
-		FAIL("write", path);
-	}
-	close(fd);
-	return 0;
-}
-
 /* Options of a writable tmpfs: its mode and the plan's size limits. */
 static void tmpfs_data(const struct sb_mplan *p, unsigned mode, char *out, size_t n)
 {
@@ -481,7 +504,7 @@ static int run_op(const struct sb_mplan *p, const struct sb_mount_op *op, char *
 	return 0;
 }
 
-int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb, size_t ebn)
+int sb__mplan_run(const struct sb_mplan *p, char *eb, size_t ebn)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		FAIL("make private", "/");
@@ -496,20 +519,6 @@ int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb
 	for (size_t i = 0; i < p->n; i++)
 		if (run_op(p, &p->ops[i], eb, ebn))
 			return -1;
-	/* synthesized /etc: one user, localhost only, no resolv.conf */
-	char text[512];
-	const char *name = uid == 0 ? "root" : "silo";
-	if (mkdirs("/etc", 0755))
-		FAIL("mkdir", "/etc");
-	snprintf(text, sizeof(text), "%s:x:%u:%u:silo sandbox:" SB_IN_SCRATCH "/home:/bin/sh\n",
-		 name, uid, gid);
-	if (write_text("/etc/passwd", text, eb, ebn))
-		return -1;
-	snprintf(text, sizeof(text), "%s:x:%u:\n", name, gid);
-	if (write_text("/etc/group", text, eb, ebn))
-		return -1;
-	if (write_text("/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n", eb, ebn))
-		return -1;
 	if (umount2(OLD, MNT_DETACH))
 		FAIL("detach", OLD);
 	if (rmdir(OLD))

@@ -220,7 +220,7 @@ static __attribute__((noreturn)) void child_main(const struct sb_child *c)
 	snprintf(line, sizeof(line), "%u %u 1\n", c->gid, c->gid);
 	if (write_str("/proc/self/gid_map", line))
 		child_die(c->errfd, "write gid_map failed");
-	if (sb__mplan_run(c->plan, c->uid, c->gid, eb, sizeof(eb)))
+	if (sb__mplan_run(c->plan, eb, sizeof(eb)))
 		child_die(c->errfd, eb);
 	if (chdir(SB_IN_WORKSPACE))
 		child_die(c->errfd, "chdir /workspace failed");
@@ -407,7 +407,8 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	env = sb__env_build(&sb->cfg, NULL);
 	c.envp = env;
 	char *const argv[] = { SB_IN_SCRATCH "/bin/silo-helper",
-			       "unix:" SB_IN_SCRATCH "/helper.sock", NULL };
+			       "unix:" SB_IN_SCRATCH "/helper.sock",
+			       sb->cfg.unix_connect ? "--unix-sockets=allow" : NULL, NULL };
 	c.argv = argv;
 	if (pipe2(errp, O_CLOEXEC)) {
 		sl_err_set(err, SL_EIO, "pipe: %s", strerror(errno));
@@ -621,6 +622,12 @@ static struct jv *native_access_report(struct sb *sb)
 			jv_push(notes, jv_str("no process limit (root without a pids cgroup, or "
 					      "turned off; see silo doctor)"));
 	}
+	jv_push(notes, sb->cfg.unix_connect
+			       ? jv_str("commands may create Unix sockets (policy sandbox.unix_connect): "
+					"a host process listening on one in the workspace or an "
+					"allowlisted directory is reachable")
+			       : jv_str("commands cannot create Unix sockets (socketpair works); "
+					"policy sandbox.unix_connect allows them"));
 	jv_push(notes, jv_str("the workspace stays reachable on the host while attached"));
 	jv_set(r, "notes", notes);
 	if (n->canaries)

@@ -45,7 +45,7 @@ struct sb_mplan *sb__mplan_new(const char *workspace, const char *scratch,
 			       struct sl_err *err);
 void sb__mplan_free(struct sb_mplan *p);
 /* Child side: builds the new root and pivots into it. -1 with eb filled. */
-int sb__mplan_run(const struct sb_mplan *p, unsigned uid, unsigned gid, char *eb, size_t ebn);
+int sb__mplan_run(const struct sb_mplan *p, char *eb, size_t ebn);
 
 /* Everything the child needs, prepared by the parent. */
 struct sb_child {

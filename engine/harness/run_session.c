@@ -334,6 +334,7 @@ int run_start_components(struct run *r, struct sl_err *err)
 	sc.limits.tmpfs_inodes = o->pol.sandbox.tmpfs_inodes;
 	sc.limits.memory_bytes = o->pol.sandbox.memory_mb << 20;
 	sc.limits.pids_max = o->pol.sandbox.pids_max;
+	sc.unix_connect = o->pol.sandbox.unix_connect;
 	/* Toolchain caches (decisions 24): one directory per workspace under the
 	 * user's cache directory, never the state directory, shared by that
 	 * workspace's harness and shells only. */

@@ -449,11 +449,11 @@ static int apply_max_turns(struct polb *b)
 	return 0;
 }
 
-/* sandbox: resource limits of the native sandbox (docs/policy.md). */
+/* sandbox: limits and the Unix socket switch (docs/policy.md). */
 static int apply_sandbox(struct polb *b)
 {
 	static const char *const keys[] = { "tmpfs_mb", "tmpfs_inodes", "memory_mb", "pids_max",
-					    NULL };
+					    "unix_connect", NULL };
 	static const struct {
 		const char *key;
 		lua_Integer min, max;
@@ -490,6 +490,16 @@ static int apply_sandbox(struct polb *b)
 			s->memory_mb = (uint64_t)v;
 		else
 			s->pids_max = (int)v;
+	}
+	if (rawfield(L, -1, "unix_connect") != LUA_TNIL) {
+		int ok = lua_isboolean(L, -1);
+
+		s->unix_connect = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+		if (!ok)
+			return fail(b, "sandbox.unix_connect: must be a boolean");
+	} else {
+		lua_pop(L, 1);
 	}
 	return 0;
 }
@@ -676,8 +686,8 @@ static int apply_all(lua_State *L)
 		"disable_tools", "review_rules", "credentials", "placeholders", "quota", "tools",
 		"hooks", "hosts", "upstream_ca", "host", "header", "env", "format", "method",
 		"path", "tokens", "usd", "name", "run", "max_turns", "sandbox", "tmpfs_mb",
-		"tmpfs_inodes", "memory_mb", "pids_max", "prices", "input", "output", "cache_read",
-		"cache_write", NULL,
+		"tmpfs_inodes", "memory_mb", "pids_max", "unix_connect", "prices", "input", "output",
+		"cache_read", "cache_write", NULL,
 	};
 	struct polb *b = lua_touserdata(L, 1);
 	struct pol *p = b->p;

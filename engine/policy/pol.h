@@ -28,6 +28,7 @@ struct pol {
 	struct pol_sandbox {        /* key `sandbox`; 0 = the sandbox's default */
 		uint64_t tmpfs_mb, tmpfs_inodes, memory_mb;
 		int pids_max;
+		int unix_connect;       /* 1: commands may create Unix sockets */
 	} sandbox;
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;

@@ -51,6 +51,19 @@ static const struct {
 	{ ".anthropic", "AI tool credentials and state" },
 };
 
+/* Host-wide places, risky for every user (as root inside, readable). */
+static const struct {
+	const char *path, *why;
+} risky_abs[] = {
+	{ "/run", "runtime sockets (D-Bus, container engines)" },
+	{ "/var/run", "runtime sockets (D-Bus, container engines)" },
+	{ "/etc/shadow", "password hashes" },
+	{ "/etc/gshadow", "group password hashes" },
+	{ "/etc/sudoers", "sudo rules" },
+	{ "/etc/sudoers.d", "sudo rules" },
+	{ "/root", "root's home" },
+};
+
 #define STATE_WHY "silo journals, tokens, keys"
 
 /* "~" / "~/x" with home, then canonical (lenient). */
@@ -77,7 +90,8 @@ static int exists(const char *p)
 int pol_risk_check(char *const *allowlist, char *const *allow_risky, const char *home,
 		   const char *state_dir, struct sl_err *err)
 {
-	size_t nr = SL_ARRAY_LEN(risky) + 1, nhit = 0;
+	size_t nh = SL_ARRAY_LEN(risky), na = SL_ARRAY_LEN(risky_abs);
+	size_t nr = nh + na + 1, nhit = 0;
 	char **rp = sl_xcalloc(nr, sizeof(*rp));
 	const char **why = sl_xcalloc(nr, sizeof(*why));
 	struct sl_buf msg;
@@ -93,6 +107,20 @@ int pol_risk_check(char *const *allowlist, char *const *allow_risky, const char 
 		if (c && exists(c)) {
 			rp[i] = c;
 			why[i] = risky[i].why;
+		} else {
+			free(c);
+		}
+	}
+	for (size_t i = 0; i < na; i++) {
+		char *c = sl_canon_lenient(risky_abs[i].path);
+		int dup = 0;
+
+		/* /var/run is /run here: report it once */
+		for (size_t k = nh; c && k < nh + i && !dup; k++)
+			dup = rp[k] && !strcmp(rp[k], c);
+		if (c && !dup && exists(c)) {
+			rp[nh + i] = c;
+			why[nh + i] = risky_abs[i].why;
 		} else {
 			free(c);
 		}

@@ -125,6 +125,9 @@ int64_t hp_now_ms(void);                  /* monotonic */
 /* Exec (hp_exec.c): runs on the main loop. */
 struct pollfd;
 void hp_exec_start(struct hp_req *req); /* takes req */
+/* Lets exec'd commands create Unix sockets (--unix-sockets=allow); by
+ * default socket(AF_UNIX) fails with EPERM for them (socketpair works). */
+void hp_exec_allow_unix(int allow);
 int hp_exec_cancel(uint64_t id);        /* 0, or -1 when no such exec */
 /* Adds the pipes to poll; lowers *timeout_ms to the next exec deadline. */
 size_t hp_exec_pollfds(struct pollfd *fds, size_t max, int *timeout_ms);

@@ -16,11 +16,24 @@
  * starts can signal the helper or reach an abstract socket made outside
  * the command (Landlock also refuses ptrace of a less nested process). The
  * cost: a process started by one exec cannot signal one started by another.
+ *
+ * Unless the engine allows them, commands cannot create Unix sockets
+ * (socket(AF_UNIX) fails with EPERM; socketpair works): a host process
+ * listening on a socket inside the workspace or an allowlisted directory
+ * would otherwise be reachable, since neither the mounts nor Landlock
+ * filter connect by path. The helper itself keeps them (its engine
+ * connection and the egress relay).
  */
 #include "hp.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -153,6 +166,45 @@ static int own_domain(void)
 	return rc ? e : 0;
 }
 
+static int allow_unix;
+
+void hp_exec_allow_unix(int allow)
+{
+	allow_unix = allow;
+}
+
+#if defined(__x86_64__)
+#define HP_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define HP_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* socket(AF_UNIX, ...) -> EPERM; everything else goes on to the sandbox's
+ * own filter (which kills foreign ABIs). 0 or an errno. */
+static int refuse_unix_sockets(void)
+{
+#ifdef HP_AUDIT_ARCH
+	/* args are 64 bits; the family is in the low half */
+	const unsigned arg0 = offsetof(struct seccomp_data, args[0]) +
+			      (__BYTE_ORDER == __BIG_ENDIAN ? 4 : 0);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, HP_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0))
+		return errno;
+#endif
+	return 0;
+}
+
 /* Child side between fork and exec: only async-signal-safe calls. */
 static void child(const struct hp_req *req, char **env, int out_w, int err_w, int fail_w)
 {
@@ -162,6 +214,8 @@ static void child(const struct hp_req *req, char **env, int out_w, int err_w, in
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
 	int e = own_domain();
+	if (!e && !allow_unix)
+		e = refuse_unix_sockets();
 	if (e) {
 		if (write(fail_w, &e, sizeof e) < 0)
 			_exit(127);

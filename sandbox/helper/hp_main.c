@@ -459,8 +459,16 @@ static void sane_stdio(void)
 int main(int argc, char **argv)
 {
 	const char *spec = argc > 1 ? argv[1] : getenv("SILO_HELPER_CONNECT");
-	if (!spec || !*spec || (argc > 1 && argv[1][0] == '-')) {
-		fprintf(stderr, "usage: silo-helper <unix:PATH | tcp:HOST:PORT | vport:DEV | vsock:CID:PORT>\n"
+	int bad = !spec || !*spec || (argc > 1 && argv[1][0] == '-');
+	for (int i = 2; i < argc && !bad; i++) {
+		if (!strcmp(argv[i], "--unix-sockets=allow"))
+			hp_exec_allow_unix(1);
+		else
+			bad = 1;
+	}
+	if (bad) {
+		fprintf(stderr, "usage: silo-helper <unix:PATH | tcp:HOST:PORT | vport:DEV | vsock:CID:PORT>"
+				" [--unix-sockets=allow]\n"
 				"       (or set SILO_HELPER_CONNECT)\n");
 		return 2;
 	}

@@ -25,4 +25,15 @@ try --allow-read "$HOME/.ssh" --allow-risky-path "$HOME/.ssh"
 check "--allow-risky-path exempts it" test "$RC" -eq 0
 try --allow-read "$LLMDEVSILO_STATE_DIR" --allow-risky-path "$LLMDEVSILO_STATE_DIR"
 check "the state directory is never exempt" test "$RC" -eq 1
+# host-wide places: runtime sockets, password hashes, sudo rules, root's home
+try --allow-read /etc
+check "--allow-read /etc refused" test "$RC" -eq 1
+check "reason for /etc names /etc/shadow" contains "$T/err" "/etc exposes /etc/shadow (password hashes)"
+for p in /run /var/run /root; do
+	[ -e "$p" ] || continue
+	try --allow-read "$p"
+	check "--allow-read $p refused" test "$RC" -eq 1
+done
+try --allow-read /etc --allow-risky-path /etc
+check "--allow-risky-path /etc accepts it" test "$RC" -eq 0
 finish

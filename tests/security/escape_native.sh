@@ -229,6 +229,9 @@ run_suite() {
 	blocked "write /proc/sysrq-trigger" open-write /proc/sysrq-trigger
 	blocked "write /proc/sys/kernel/hostname" open-write /proc/sys/kernel/hostname
 	blocked "read /proc/kcore (masked)" open-read /proc/kcore
+	blocked "read /proc/slabinfo (masked)" open-read /proc/slabinfo
+	blocked "read /proc/vmallocinfo (masked)" open-read /proc/vmallocinfo
+	blocked "read /proc/pagetypeinfo (masked)" open-read /proc/pagetypeinfo
 	if [ "$SB_USER" != root ]; then
 		blocked "setuid(0)" setuid-root
 		cp "$T/try-syscall" "$WS/suid-try"
@@ -278,21 +281,19 @@ run_suite() {
 	blocked "host abstract Unix socket" unix-abstract "$ABSTRACT"
 	blocked "D-Bus system socket" unix /run/dbus/system_bus_socket
 	blocked "Docker socket" unix /var/run/docker.sock
-	# known gap, documented in docs/sandbox.md: a host process listening on
-	# a Unix socket inside the workspace is reachable (the bind shares the
-	# socket file; neither seccomp nor Landlock filters connect by path).
-	# Reported as TAP TODO so the suite shows it without failing.
+	# a host process listening on a Unix socket inside the workspace: the
+	# bind shares the socket file, so only refusing socket(AF_UNIX) to
+	# commands keeps it out of reach
 	perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Local=>$ARGV[0], Listen=>1) or die;
-		chmod 0777, $ARGV[0]; alarm 10; $s->accept' "$WS/host-in-ws.sock" &
+		chmod 0777, $ARGV[0]; alarm 10; $s->accept; open my $f, ">>", $ARGV[1]; print $f "ws-unix\n"' \
+		"$WS/host-in-ws.sock" "$T/hits" &
 	local wsl=$!
 	for _ in $(seq 30); do [ -S "$WS/host-in-ws.sock" ] && break; sleep 0.1; done
-	out=$(sb_exec --workspace "$WS" -- /workspace/try-syscall unix /workspace/host-in-ws.sock 2>&1)
-	SB_N=$((SB_N + 1))
-	if grep -q '^BLOCKED' <<<"$out"; then
-		echo "ok $SB_N - [$SB_USER] host Unix listener inside the workspace # TODO known gap"
-	else
-		echo "not ok $SB_N - [$SB_USER] host Unix listener inside the workspace # TODO known gap"
-	fi
+	blocked "host Unix listener inside the workspace" unix /workspace/host-in-ws.sock
+	fails "host Unix listener inside the workspace (python)" "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"/workspace/host-in-ws.sock\")'"
+	fails "the harness relay socket /scratch/proxy.sock" "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"/scratch/proxy.sock\")'"
+	works "socketpair still works" "python3 -c 'import socket; a, b = socket.socketpair(); a.send(b\"x\"); assert b.recv(1) == b\"x\"'"
+	works "HTTP through the relay still works" "curl -s -o /dev/null -w '%{http_code}' http://example.com/ | grep -q 403"
 	kill $wsl 2>/dev/null
 	wait $wsl 2>/dev/null
 	rm -f "$WS/host-in-ws.sock"
@@ -308,8 +309,16 @@ run_suite() {
 	else
 		sb_notok "the limits are in the access report" "$out"
 	fi
+	# an allowlisted host /etc: the synthesized passwd, group and hosts
+	# are bound on top of it, read-only
+	out=$(sb_exec --workspace "$WS" --allow-read /etc -- sh -c 'grep -c . /etc/passwd; grep "silo sandbox" /etc/passwd; grep -c localhost /etc/hosts; ls /etc/ssl >/dev/null && echo x >/etc/passwd' 2>&1)
+	if [ "$(head -1 <<<"$out")" = 1 ] && grep -q 'silo sandbox' <<<"$out" && grep -q 'Read-only' <<<"$out"; then
+		sb_ok "--allow-read /etc starts, with the synthesized /etc/passwd on top"
+	else
+		sb_notok "--allow-read /etc starts, with the synthesized /etc/passwd on top" "$out"
+	fi
 	# the relay socket: a flood must not spend the harness's fds
-	blocked "flood the egress relay with connections" relay-flood /scratch/proxy.sock 400
+	blocked "flood the egress relay with connections" relay-flood 3128 400
 	# leftovers
 	local mark=sbmark$RANDOM$RANDOM
 	sb_exec --workspace "$WS" -- sh -c "setsid sh -c 'sleep 300; : $mark' </dev/null >/dev/null 2>&1 & sleep 0.2" >/dev/null 2>&1

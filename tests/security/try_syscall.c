@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 		uint64_t attr[4] = { 0, 1 /* clear MOUNT_ATTR_RDONLY */, 0, 0 };
 		return result(syscall(SYS_mount_setattr, AT_FDCWD, "/usr", 0, attr, sizeof(attr)));
 	}
-	/* relay-flood PATH N: hold N connections to the egress relay; the
+	/* relay-flood PATH|PORT N: hold N connections to the egress relay; the
 	 * harness must close the ones past its limit rather than spend a file
 	 * descriptor on each (BLOCKED = some were closed by the other end) */
 	if (!strcmp(name, "relay-flood")) {
@@ -151,11 +151,21 @@ int main(int argc, char **argv)
 		static int fds[4096];
 		if (n <= 0 || n > 4096)
 			return 2;
+		/* PATH, or a port on 127.0.0.1 (the helper's relay end) */
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(atoi(a1)) };
+		int tcp = a1[0] != '/';
+		inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
 		strncpy(a.sun_path, a1, sizeof(a.sun_path) - 1);
 		for (int i = 0, tries = 0; i < n && tries < 20000; tries++) {
-			int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-			if (s >= 0 && !connect(s, (struct sockaddr *)&a, sizeof(a))) {
+			int s = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | (tcp ? 0 : SOCK_NONBLOCK),
+				       0);
+			struct timeval tv = { 2, 0 };
+			if (s >= 0 && tcp)
+				setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			if (s >= 0 && !connect(s, tcp ? (struct sockaddr *)&in : (struct sockaddr *)&a,
+					       tcp ? sizeof(in) : sizeof(a))) {
+				fcntl(s, F_SETFL, O_NONBLOCK);
 				fds[i++] = s;
 				opened++;
 				continue;
