@@ -7,10 +7,10 @@
  * parsing, policy, credential and placeholder rewriting, dialing, relay,
  * chunked and length framing both ways, tunnels and close.
  *
- * The process moves into a network namespace of its own at start (root,
- * or an unprivileged user namespace), with loopback up and the test
- * upstream at 198.51.100.1 on that loopback: nothing leaves the process's
- * own namespace. Without one the target does nothing.
+ * The process moves into a network namespace of its own at start (root
+ * only), with the test upstream at 198.51.100.1 in a second one behind a
+ * veth pair (the proxy refuses its own interface addresses): nothing
+ * leaves those namespaces. Without them the target does nothing.
  *
  * Policy: up.test, tun.test (tunnel only) and mitm.test are allowed and
  * mapped to the upstream; evil.test is mapped but not allowed. up.test
@@ -25,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proxy/px_int.h"
@@ -63,29 +66,75 @@ struct up_conn {
 	char *copy;
 };
 
-static int own_netns(void)
+static int if_up(int s, const char *name, const char *addr)
 {
-	if (unshare(CLONE_NEWNET) && unshare(CLONE_NEWUSER | CLONE_NEWNET))
-		return -1;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (addr) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, addr, &sin->sin_addr);
+		if (ioctl(s, SIOCSIFADDR, &ifr))
+			return -1;
+	}
+	if (ioctl(s, SIOCGIFFLAGS, &ifr))
+		return -1;
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+/* The proxy's namespace A (loopback; 198.51.100.2 on a veth) and the
+ * upstream's namespace B behind it (198.51.100.1): the proxy refuses
+ * upstreams at its own interface addresses. B is entered only to bind
+ * the upstream's listening sockets, which stay in it. Root only. */
+static int listen_up(uv_tcp_t *t, int port);
+
+static int own_netns(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	int a = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int p[2];
+	if (a < 0 || pipe(p))
+		return -1;
+	pid_t child = fork();
+	if (child == 0) {
+		if (unshare(CLONE_NEWNET) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause(); /* holds namespace B until the parent is done */
+		_exit(0);
+	}
+	char c, cmd[128], nsp[64];
+	if (child < 0 || read(p[0], &c, 1) != 1)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "ip link add fzv0 type veth peer name fzv1 netns %d", (int)child);
+	snprintf(nsp, sizeof(nsp), "/proc/%d/ns/net", (int)child);
+	int b = open(nsp, O_RDONLY | O_CLOEXEC);
+	int rc = b < 0 || system(cmd) != 0 ? -1 : 0;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (!rc)
-		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
-	/* the test upstream's address, on this namespace's loopback */
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo:1");
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-	sin->sin_family = AF_INET;
-	inet_pton(AF_INET, UP_ADDR, &sin->sin_addr);
-	if (!rc)
-		rc = ioctl(s, SIOCSIFADDR, &ifr);
+		rc = if_up(s, "lo", NULL) || if_up(s, "fzv0", "198.51.100.2");
 	close(s);
+	if (!rc && !setns(b, CLONE_NEWNET)) {
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		rc = if_up(s, "lo", NULL) || if_up(s, "fzv1", UP_ADDR);
+		close(s);
+		uv_loop_init(&loop);
+		if (!rc)
+			rc = listen_up(&up_listen[0], 80) || listen_up(&up_listen[1], 443);
+		if (setns(a, CLONE_NEWNET))
+			abort(); /* never fuzz from the upstream's namespace */
+	} else {
+		rc = -1;
+	}
+	close(p[0]);
+	close(p[1]);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(a);
+	if (b >= 0)
+		close(b);
 	return rc;
 }
 
@@ -185,7 +234,6 @@ static int setup(void)
 	}
 	setenv("FUZZ_PX_SECRET", SECRET, 1);
 	setenv("FUZZ_PX_PLACEHOLDER", PH_REAL, 1);
-	uv_loop_init(&loop);
 	static const char *const allow[] = { "up.test", "tun.test", "mitm.test", NULL };
 	static const char *const tunnel[] = { "tun.test", NULL };
 	static const struct px_credential cred[] = {
@@ -222,8 +270,6 @@ static int setup(void)
 	px__set_timeouts(px, 300, 300);
 	px->connect_ms = 300;
 	px->tunnel_ms = 300;
-	if (listen_up(&up_listen[0], 80) || listen_up(&up_listen[1], 443))
-		abort();
 	ready = 1;
 	return ready;
 }
