@@ -424,10 +424,6 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err)
 	if (!ws__is_mounted(p->mnt))
 		return sl_err_set(err, SL_EIO, "%s did not mount %s",
 				  s == WS_STRATEGY_EXT4_LOOP ? "mount(2)" : "fuse2fs", p->img);
-	/* mkfs's lost+found is not part of the workspace */
-	char *lf = sl_xasprintf("%s/lost+found", p->mnt);
-	rmdir(lf);
-	free(lf);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "base/sl.h"
@@ -95,6 +96,21 @@ int ws__alive_hint(int pid, const char *hint);
 int ws__step(struct ws_db *d, const char *id, int n, struct sl_err *err);
 void ws__fault_point(void);
 
+/* ---- restore notes: what restore did besides copying (ws_review.c) ---- */
+struct ws_note {
+	char *path; /* owned: workspace-relative, "" for the whole workspace */
+	char *text; /* owned */
+	int flag;   /* also listed with the review's warnings */
+};
+struct ws_notes {
+	struct ws_note *v;
+	size_t n, cap;
+	size_t dropped; /* past the cap, counted only */
+};
+void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void ws__notes_free(struct ws_notes *ns);
+
 /* ---- tree listings (ws_snapshot.c) ---- */
 
 enum ws_kind { WS_K_FILE = 'f', WS_K_LINK = 'l', WS_K_DIR = 'd', WS_K_SPECIAL = 's' };
@@ -102,13 +118,25 @@ enum {
 	WS_F_SUID_STRIPPED = 1,  /* setuid/setgid removed at restore */
 	WS_F_SPECIAL_SKIPPED = 2, /* FIFO/socket/device not restored */
 	WS_F_LINK_BROKEN = 4,    /* hard link broken at restore */
+	WS_F_NOT_RESTORED = 8,   /* left behind (see the restore notes) */
 };
+
+/* Directory levels below the workspace root that silo locks, scans and
+ * restores: deeper trees are refused at lock and not restored at unlock
+ * (every entry keeps its whole path, so depth costs memory squared). */
+#define WS_DEPTH_MAX 1024
+/* A file this much larger than what it stores is flagged as sparse. */
+#define WS_SPARSE_MIN (16 << 20)
 
 struct ws_node {
 	char *path;   /* owned, relative, '/'-separated */
 	char kind;
 	char sha[65];
 	int64_t size;
+	int64_t alloc;      /* bytes stored (st_blocks * 512) */
+	uint64_t ino;       /* with nlink > 1: hard links share it */
+	unsigned nlink;
+	size_t link_of;     /* 1 + index of the first path of the same inode, 0 */
 	unsigned mode;     /* st_mode & 07777 */
 	unsigned orig_mode; /* mode before stripping */
 	char *target;      /* owned: symlink target */
@@ -122,6 +150,66 @@ struct ws_list {
 
 /* A new open file description of the same directory (own read position). */
 int ws__reopen_dir(int fd);
+
+/* ---- the tree walker (ws_walk.c) ---- */
+/* Directory modes put back only after the review has read the tree: a
+ * directory of mode 000 would hide its files from it. Kept deepest first. */
+struct ws_modes {
+	char **paths; /* owned */
+	unsigned *modes;
+	size_t n, cap;
+};
+void ws__modes_add(struct ws_modes *m, const char *path, unsigned mode);
+/* Applies and empties the list (rootfd: the tree the paths are under). */
+void ws__modes_apply(int rootfd, struct ws_modes *m);
+void ws__modes_free(struct ws_modes *m);
+
+struct ws_wentry {
+	int dfd, dst;       /* parent directory: source tree, destination tree (-1) */
+	const char *name;
+	const char *path;   /* relative path, NULL with no_paths */
+	int depth;          /* 1 for entries of the root */
+	struct stat st;     /* lstat of the source entry */
+	int fd, dstfd;      /* in leave(): the directory itself (may be -1) */
+};
+enum { WS_W_NEXT = 0, WS_W_DESCEND = 1 };
+struct ws_walker {
+	/* < 0 aborts the walk; WS_W_DESCEND enters a directory (with a
+	 * destination tree, visit() has created dst/name) */
+	int (*visit)(struct ws_walker *w, const struct ws_wentry *e);
+	/* after a directory's contents; parent fds are open */
+	int (*leave)(struct ws_walker *w, const struct ws_wentry *e);
+	void *ud;
+	struct ws_notes *notes; /* per-entry failures become notes; NULL: they abort */
+	struct sl_err *err;
+	int no_paths;           /* removal: no path strings */
+	struct ws_modes *defer; /* modes it opened up go here instead of back at once */
+	const char *skip_top;   /* a root entry not to visit, or NULL */
+};
+/* Iterative, fd-relative, at most a window of open directories per tree. */
+int ws__walk(struct ws_walker *w, int src_root, int dst_root);
+/* Opens path below rootfd with no symlink and no escape, at any length. */
+int ws__open_rel(int rootfd, const char *path, int flags);
+/* The parent directory of path below rootfd; *base points into path. */
+int ws__open_parent(int rootfd, const char *path, const char **base);
+/* Opens a regular file for reading even when its owner (us) took away the
+ * read bit, putting the mode back at once. */
+int ws__open_read(int dirfd, const char *name);
+
+struct ws_ient {
+	int used;
+	dev_t dev;
+	ino_t ino;
+	char *path;       /* owned: first path restored, or NULL */
+	size_t idx;       /* first node index */
+	unsigned count;
+};
+struct ws_imap {
+	struct ws_ient *v;
+	size_t n, cap;
+};
+struct ws_ient *ws__imap_get(struct ws_imap *m, dev_t dev, ino_t ino, int *created);
+void ws__imap_free(struct ws_imap *m);
 void ws__list_free(struct ws_list *l);
 struct ws_node *ws__list_push(struct ws_list *l);
 void ws__list_sort(struct ws_list *l);
@@ -135,34 +223,49 @@ struct ws_progress {
 void ws__progress(struct ws_progress *p, int final);
 
 /* Walks root (not following symlinks). blobs != NULL: every file's bytes are
- * stored in blobs/<sha256>. strict: special files and non-UTF-8 names fail. */
+ * stored in blobs/<sha256>. strict: special files, non-UTF-8 names and
+ * trees deeper than WS_DEPTH_MAX fail. */
 int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list *out,
 		 struct ws_progress *pg, struct sl_err *err);
+/* Hashes (and with hash_all's rules, dedups hard links of) every file of
+ * l below rootfd on up to four threads. */
+int ws__hash_all(int rootfd, struct ws_list *l, struct ws_progress *pg, struct sl_err *err);
 int ws__manifest_save(struct ws_db *d, const char *id, const struct ws_list *l,
 		      struct sl_err *err);
 int ws__manifest_load(struct ws_db *d, const char *id, struct ws_list *l, struct sl_err *err);
-/* Hashes a file while optionally writing a copy to dst_fd. */
-int ws__hash_copy(int src_fd, int dst_fd, char sha[65], int64_t *size, struct sl_err *err);
+/* The file's digest: SHA-256 over its content in 64 KiB blocks, where a
+ * run of all-zero blocks counts by its length only, so holes are never
+ * read and a sparse file costs what it stores. With dst_fd >= 0 the
+ * content is copied too, holes kept; *written gets the bytes written. */
+int ws__hash_copy(int src_fd, int dst_fd, char sha[65], int64_t *size, int64_t *written,
+		  struct sl_err *err);
 /* Stores the file at fd as blobs/<sha> (hash known). */
 int ws__blob_put_fd(const char *blobs, int fd, const char *sha, struct sl_err *err);
-int ws__copy_tree_out(int src_dir, int dst_dir, const char *prefix, struct ws_list *cur,
+/* Copies a tree (hole-aware, hard links kept as links); skip_top names a
+ * root entry left out (or NULL). What is left behind (special files, too
+ * deep) is noted in notes (may be NULL); other per-entry failures fail it. */
+int ws__copy_tree_out(int src_dir, int dst_dir, const char *skip_top, struct ws_notes *notes,
 		      struct ws_progress *pg, struct sl_err *err);
-/* Pass 1 of an image restore: hashes the image's tree (top-level lost+found
- * skipped) and marks what restore will strip or skip. */
-int ws__scan_image(const char *root, struct ws_list *out, struct ws_progress *pg,
-		   struct sl_err *err);
+/* Pass 1 of an image restore: hashes the image's tree and marks what
+ * restore will strip or skip; what cannot be read becomes a note. */
+int ws__scan_image(const char *root, struct ws_list *out, struct ws_notes *notes,
+		   struct ws_progress *pg, struct sl_err *err);
 /* Pass 2: recreates the scanned tree under dst_dir; unchanged files take
- * their lock-time blob back by rename, everything else is copied. */
-int ws__restore_image_tree(int src_dir, int dst_dir, const struct ws_list *pre,
-			   const struct ws_list *man, const char *blobs, struct ws_progress *pg,
+ * their lock-time blob back by rename, everything else is copied, hole-
+ * aware, hard links as links, at most budget bytes written in all (what
+ * would exceed it stays behind with a note). */
+int ws__restore_image_tree(int src_dir, int dst_dir, struct ws_list *pre,
+			   const struct ws_list *man, const char *blobs, uint64_t budget,
+			   struct ws_notes *notes, struct ws_modes *defer, struct ws_progress *pg,
 			   struct sl_err *err);
 /* Restores a manifest (lock rollback): recreates missing entries from blobs. */
 int ws__restore_manifest(const char *root, const char *blobs, const struct ws_list *m,
 			 struct sl_err *err);
-/* Post-restore hygiene on a plain tree: strips setuid, removes specials,
- * breaks hard links; fills cur. */
-int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_progress *pg,
-		      struct sl_err *err);
+/* Post-restore hygiene on a plain tree: strips setuid, removes specials and
+ * what lies deeper than WS_DEPTH_MAX, gives hard links shared with a file
+ * outside the workspace their own copy; fills cur, notes what it did. */
+int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_notes *notes,
+		      struct ws_modes *defer, struct ws_progress *pg, struct sl_err *err);
 /* renameat that also moves a directory lacking owner write permission
  * (moving a directory rewrites its ".." entry), keeping its mode. */
 int ws__rename_at(int from, const char *name, int to);
@@ -189,20 +292,6 @@ int ws__mount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 int ws__umount_raw(enum ws_strategy s, const struct ws_paths *p, struct sl_err *err);
 const char *ws__strategy_warning(enum ws_strategy s);
-
-/* ---- restore notes: what restore did besides copying (ws_review.c) ---- */
-struct ws_note {
-	char *path; /* owned: workspace-relative, "" for the whole workspace */
-	char *text; /* owned */
-	int flag;   /* also listed with the review's warnings */
-};
-struct ws_notes {
-	struct ws_note *v;
-	size_t n, cap;
-};
-void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void ws__notes_free(struct ws_notes *ns);
 
 /* ---- review (ws_review.c, ws_diff.c, ws_rules.c) ---- */
 struct ws_review_opts {

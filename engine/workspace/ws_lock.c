@@ -107,58 +107,75 @@ static int fail_step(struct sl_err *err, const char *what)
 }
 
 /* ext4: move every original file into blobs/ (the image holds the live
- * copy), deepest entries first so directories end up empty. */
+ * copy), deepest entries first so directories end up empty; fd-relative,
+ * so no path length limit applies. */
 static int move_to_blobs(const char *root, const char *blobs, const struct ws_list *m,
 			 struct sl_err *err)
 {
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int bfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || bfd < 0) {
+		if (rootfd >= 0)
+			close(rootfd);
+		if (bfd >= 0)
+			close(bfd);
+		return sl_err_set(err, SL_EIO, "cannot open %s: %s", rootfd < 0 ? root : blobs,
+				  strerror(errno));
+	}
 	for (size_t i = 0; i < m->n; i++) {
 		const struct ws_node *n = &m->v[i];
-		if (n->kind == WS_K_DIR && !(n->mode & 0200)) {
-			char *p = sl_xasprintf("%s/%s", root, n->path);
-			chmod(p, n->mode | 0700);
-			free(p);
+		if (n->kind == WS_K_DIR && (n->mode & 0700) != 0700) {
+			const char *base;
+			int dfd = ws__open_parent(rootfd, n->path, &base);
+			if (dfd >= 0) {
+				fchmodat(dfd, base, n->mode | 0700, 0);
+				close(dfd);
+			}
 		}
 	}
-	int moved = 0;
-	for (size_t i = m->n; i-- > 0;) {
+	int moved = 0, rc = 0;
+	for (size_t i = m->n; i-- > 0 && !rc;) {
 		const struct ws_node *n = &m->v[i];
-		char *p = sl_xasprintf("%s/%s", root, n->path);
-		int rc = 0;
+		const char *base;
+		int dfd = ws__open_parent(rootfd, n->path, &base);
+		if (dfd < 0) {
+			rc = sl_err_set(err, SL_EIO, "cannot open the directory of %s: %s", n->path,
+					strerror(errno));
+			break;
+		}
 		if (n->kind == WS_K_DIR) {
-			if (rmdir(p) && errno != ENOENT)
-				rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", p,
+			if (unlinkat(dfd, base, AT_REMOVEDIR) && errno != ENOENT)
+				rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", n->path,
 						strerror(errno));
 		} else if (n->kind == WS_K_LINK) {
-			if (unlink(p) && errno != ENOENT)
-				rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", p,
+			if (unlinkat(dfd, base, 0) && errno != ENOENT)
+				rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", n->path,
 						strerror(errno));
 		} else {
 			/* a blob of the same content may exist: renaming over it
 			 * keeps one copy, one syscall a file */
-			char *b = sl_xasprintf("%s/%s", blobs, n->sha);
-			if (rename(p, b)) {
+			if (renameat(dfd, base, bfd, n->sha)) {
 				if (errno == EXDEV) {
-					int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-					rc = fd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", p)
+					int fd = ws__open_read(dfd, base);
+					rc = fd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", n->path)
 						    : ws__blob_put_fd(blobs, fd, n->sha, err);
 					if (fd >= 0)
 						close(fd);
-					if (!rc && unlink(p))
-						rc = sl_err_set(err, SL_EIO, "cannot remove %s", p);
+					if (!rc && unlinkat(dfd, base, 0))
+						rc = sl_err_set(err, SL_EIO, "cannot remove %s", n->path);
 				} else if (errno != ENOENT) {
-					rc = sl_err_set(err, SL_EIO, "cannot move %s: %s", p,
+					rc = sl_err_set(err, SL_EIO, "cannot move %s: %s", n->path,
 							strerror(errno));
 				}
 			}
-			free(b);
 			if (!rc && ++moved == 1)
 				ws__fault_point();
 		}
-		free(p);
-		if (rc)
-			return rc;
+		close(dfd);
 	}
-	return 0;
+	close(rootfd);
+	close(bfd);
+	return rc;
 }
 
 /* directory strategy: move top-level entries into data/ (same filesystem:
@@ -192,14 +209,12 @@ static int move_to_data(const char *root, const char *data, struct sl_err *err)
 		}
 		/* across filesystems: copy what is left into a stage next to
 		 * data/, then move entry by entry and delete each original */
-		struct ws_list tmp = { 0 };
 		char *stage = sl_xasprintf("%s.silo-stage", data);
 		mkdir(stage, 0700);
 		int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		/* copy the whole root once; subsequent entries are then renamed
 		 * from the stage */
-		rc = sfd < 0 ? SL_EIO : ws__copy_tree_out(rfd, sfd, "", &tmp, NULL, err);
-		ws__list_free(&tmp);
+		rc = sfd < 0 ? SL_EIO : ws__copy_tree_out(rfd, sfd, NULL, NULL, NULL, err);
 		if (!rc) {
 			DIR *sd = fdopendir(ws__reopen_dir(sfd));
 			struct dirent *se;
@@ -407,6 +422,13 @@ int ws__lock(struct ws_db *d, const char *path, const struct ws_lock_opts *o, ch
 				  : ws__ext4_build(canon, p.img, size, man.n, &ierr);
 		if (!irc)
 			irc = ws__mount(strategy, &p, &ierr);
+		if (!irc && !ws__list_find(&man, "lost+found")) {
+			/* mkfs's lost+found is not part of the workspace; a user's
+			 * own (merged into it by mkfs -d) is, and is kept */
+			char *lf = sl_xasprintf("%s/lost+found", p.mnt);
+			rmdir(lf);
+			free(lf);
+		}
 		if (!irc) {
 			ws__fault_point(); /* a crash with the image mounted */
 			irc = ws__umount(strategy, &p, &ierr);

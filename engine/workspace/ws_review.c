@@ -23,10 +23,20 @@ static const char *kind_name(char k)
 											: "special";
 }
 
-/* Reads up to WS_TEXT_MAX + 1 bytes; NULL when unreadable. */
-static char *read_small(const char *path, size_t *n, int nofollow)
+/* Reads up to WS_TEXT_MAX + 1 bytes; NULL when unreadable. The current side
+ * is opened below the workspace root, fd-relative at any depth. */
+static char *read_small(int rootfd, const char *path, size_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+	int fd;
+	if (rootfd < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else {
+		const char *base;
+		int dfd = ws__open_parent(rootfd, path, &base);
+		fd = dfd < 0 ? -1 : ws__open_read(dfd, base);
+		if (dfd >= 0)
+			close(dfd);
+	}
 	if (fd < 0)
 		return NULL;
 	size_t cap = 65536, len = 0;
@@ -64,14 +74,14 @@ struct side {
 	int text;
 };
 
-static int load_side(struct side *s, const struct ws_node *n, const char *file, int old,
-		     struct sl_err *err)
+static int load_side(struct side *s, const struct ws_node *n, int rootfd, const char *file,
+		     int old, struct sl_err *err)
 {
 	memset(s, 0, sizeof *s);
 	s->node = n;
 	if (!n || n->kind != WS_K_FILE)
 		return 0;
-	s->bytes = read_small(file, &s->len, !old);
+	s->bytes = read_small(old ? -1 : rootfd, file, &s->len);
 	if (!s->bytes) {
 		if (old)
 			return sl_err_set(err, SL_EPARSE,
@@ -142,19 +152,17 @@ static void note_add(struct sl_buf *nb, const char *fmt, const char *a, const ch
 
 /* One change: its JSON for the report and (with text) for the rules. */
 static int one_change(const struct ws_node *o, const struct ws_node *c, const char *blobs,
-		      const char *root, struct ws_rules *rules, struct jv *changes,
-		      struct jv *flags, struct sl_err *err)
+		      int rootfd, struct ws_rules *rules, struct jv *changes, struct jv *flags,
+		      struct sl_err *err)
 {
 	const char *path = o ? o->path : c->path;
 	const char *kind = !o ? "added" : !c ? "deleted" : "modified";
 	struct side so, sc;
 	char *of = o && o->kind == WS_K_FILE ? sl_xasprintf("%s/%s", blobs, o->sha) : NULL;
-	char *cf = c && c->kind == WS_K_FILE ? sl_xasprintf("%s/%s", root, c->path) : NULL;
-	int rc = load_side(&so, o, of, 1, err);
+	int rc = load_side(&so, o, -1, of, 1, err);
 	if (!rc)
-		rc = load_side(&sc, c, cf, 0, err);
+		rc = load_side(&sc, c, rootfd, c ? c->path : NULL, 0, err);
 	free(of);
-	free(cf);
 	if (rc) {
 		free(so.bytes);
 		return rc;
@@ -230,11 +238,20 @@ static int one_change(const struct ws_node *o, const struct ws_node *c, const ch
 	if (nb.len)
 		jv_set(rc_in, "note", jv_strn(nb.p, nb.len));
 	char *reason = NULL;
-	if (c && (c->flags & WS_F_SUID_STRIPPED))
+	if (c && (c->flags & WS_F_SUID_STRIPPED)) {
 		reason = sl_xasprintf("had the setuid/setgid bit (mode %04o); stripped at restore",
 				      c->orig_mode);
-	else
+	} else if (c && c->kind == WS_K_FILE && c->size >= WS_SPARSE_MIN && c->alloc < c->size / 2) {
+		/* restored sparse, but every tool that reads it reads it all */
+		char a[32], b[32];
+		ws__fmt_size(a, (uint64_t)c->size);
+		ws__fmt_size(b, (uint64_t)c->alloc);
+		reason = sl_xasprintf("sparse file: %s apparent size, %s stored (restored sparse; "
+				      "tools that read or copy it see %s)",
+				      a, b, a);
+	} else {
 		reason = ws__rules_check(rules, rc_in);
+	}
 	if (reason) {
 		struct jv *f = jv_obj();
 		jv_set(f, "path", jv_str(path));
@@ -250,8 +267,18 @@ static int one_change(const struct ws_node *o, const struct ws_node *c, const ch
 	return 0;
 }
 
+/* At most WS_NOTES_MAX notes, the rest counted in one closing note: a tree
+ * built to fail on every entry must not make the review huge. */
+#define WS_NOTES_MAX 1000
+
 void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, ...)
 {
+	if (!ns)
+		return;
+	if (ns->n >= WS_NOTES_MAX) {
+		ns->dropped++;
+		return;
+	}
 	if (ns->n == ns->cap)
 		ns->v = sl_xrealloc(ns->v, (ns->cap = ns->cap ? ns->cap * 2 : 16) * sizeof *ns->v);
 	struct ws_note *n = &ns->v[ns->n++];
@@ -265,6 +292,14 @@ void ws__note(struct ws_notes *ns, const char *path, int flag, const char *fmt, 
 	va_end(ap);
 	n->path = sl_xstrdup(path ? path : "");
 	n->flag = flag;
+	for (size_t i = 0; i + 1 < ns->n; i++) {
+		if (!strcmp(ns->v[i].path, n->path) && !strcmp(ns->v[i].text, n->text)) {
+			free(n->path);
+			free(n->text);
+			ns->n--;
+			return;
+		}
+	}
 }
 
 void ws__notes_free(struct ws_notes *ns)
@@ -284,19 +319,20 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 	struct jv *changes = jv_arr(), *flags = jv_arr(), *notes = jv_arr();
 	size_t i = 0, j = 0;
 	int rc = 0;
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	while (!rc && (i < old->n || j < cur->n)) {
 		const struct ws_node *o = i < old->n ? &old->v[i] : NULL;
 		const struct ws_node *c = j < cur->n ? &cur->v[j] : NULL;
 		int cmp = !o ? 1 : !c ? -1 : strcmp(o->path, c->path);
 		if (cmp < 0) {
-			rc = one_change(o, NULL, blobs, root, rules, changes, flags, err);
+			rc = one_change(o, NULL, blobs, rootfd, rules, changes, flags, err);
 			i++;
 		} else if (cmp > 0) {
-			rc = one_change(NULL, c, blobs, root, rules, changes, flags, err);
+			rc = one_change(NULL, c, blobs, rootfd, rules, changes, flags, err);
 			j++;
 		} else {
 			if (differs(o, c))
-				rc = one_change(o, c, blobs, root, rules, changes, flags, err);
+				rc = one_change(o, c, blobs, rootfd, rules, changes, flags, err);
 			else if (c->flags & WS_F_LINK_BROKEN) {
 				struct jv *n = jv_obj();
 				jv_set(n, "path", jv_str(c->path));
@@ -307,6 +343,8 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 			j++;
 		}
 	}
+	if (rootfd >= 0)
+		close(rootfd);
 	if (rc) {
 		jv_unref(changes);
 		jv_unref(flags);
@@ -325,6 +363,13 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 			jv_set(f, "reason", jv_str(rn->text));
 			jv_push(flags, f);
 		}
+	}
+	if (rnotes && rnotes->dropped) {
+		struct jv *n = jv_obj();
+		jv_set(n, "path", jv_str(""));
+		jv_set(n, "note", jv_strf("and %zu more restore notes like the ones above",
+					  rnotes->dropped));
+		jv_push(notes, n);
 	}
 	struct jv *rep = jv_obj();
 	jv_set(rep, "workspace", jv_str(root));

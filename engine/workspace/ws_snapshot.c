@@ -104,16 +104,17 @@ static int utf8_ok(const unsigned char *s)
 	return 1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static int pwrite_all(int fd, const char *p, size_t n, off_t off)
 {
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = pwrite(fd, p, n, off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
 		p += w;
+		off += w;
 		n -= (size_t)w;
 	}
 	return 0;
@@ -127,37 +128,110 @@ static void hash_buf_free(void)
 	buf = NULL;
 }
 
-int ws__hash_copy(int src, int dst, char sha[65], int64_t *size, struct sl_err *err)
+#define HBLK (64 * 1024)
+
+static int all_zero(const char *p, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	size_t k = n / 8;
+	for (size_t i = 0; i < k; i++)
+		if (w[i])
+			return 0;
+	for (size_t i = k * 8; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* One framed item of the digest stream: tag, 64-bit length, bytes for 'D'. */
+static void feed(mbedtls_sha256_context *c, char tag, uint64_t len, const char *data)
+{
+	unsigned char h[9];
+	h[0] = (unsigned char)tag;
+	for (int i = 0; i < 8; i++)
+		h[1 + i] = (unsigned char)(len >> (8 * i));
+	mbedtls_sha256_update_ret(c, h, sizeof h);
+	if (data)
+		mbedtls_sha256_update_ret(c, (const unsigned char *)data, (size_t)len);
+}
+
+int ws__hash_copy(int src, int dst, char sha[65], int64_t *size, int64_t *written,
+		  struct sl_err *err)
 {
 	if (!buf)
-		buf = sl_xmalloc(BUFSZ);
+		buf = sl_xmalloc(HBLK);
+	struct stat st;
+	if (fstat(src, &st))
+		return sl_err_set(err, SL_EIO, "stat: %s", strerror(errno));
+	off_t total = st.st_size, off = 0, next_data = 0;
+	int seek_ok = 1;
+	uint64_t zrun = 0;
+	int64_t wrote = 0;
 	mbedtls_sha256_context c;
 	mbedtls_sha256_init(&c);
 	mbedtls_sha256_starts_ret(&c, 0);
-	int64_t total = 0;
-	for (;;) {
-		ssize_t r = read(src, buf, BUFSZ);
+	int rc = 0;
+	while (off < total) {
+		size_t n = total - off < HBLK ? (size_t)(total - off) : HBLK;
+		if (seek_ok && next_data < off) {
+			next_data = lseek(src, off, SEEK_DATA);
+			if (next_data < 0) {
+				if (errno == ENXIO) {
+					next_data = total;
+				} else {
+					seek_ok = 0;
+					next_data = off;
+				}
+			}
+		}
+		if (seek_ok && next_data >= off + (off_t)n) {
+			/* whole blocks of hole: counted, never read */
+			off_t end = next_data < total ? next_data : total;
+			off_t skip = (end - off) / HBLK * HBLK;
+			if (!skip)
+				skip = (off_t)n;
+			zrun += (uint64_t)skip;
+			off += skip;
+			continue;
+		}
+		ssize_t r = pread(src, buf, n, off);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			mbedtls_sha256_free(&c);
-			return sl_err_set(err, SL_EIO, "read: %s", strerror(errno));
+			rc = sl_err_set(err, SL_EIO, "read: %s", strerror(errno));
+			break;
 		}
 		if (r == 0)
-			break;
-		mbedtls_sha256_update_ret(&c, (unsigned char *)buf, (size_t)r);
-		if (dst >= 0 && write_all(dst, buf, (size_t)r)) {
-			mbedtls_sha256_free(&c);
-			return sl_err_set(err, SL_EIO, "write: %s", strerror(errno));
+			break; /* shrank while we read: hash what is there */
+		if (all_zero(buf, (size_t)r)) {
+			zrun += (uint64_t)r;
+		} else {
+			if (zrun)
+				feed(&c, 'Z', zrun, NULL);
+			zrun = 0;
+			feed(&c, 'D', (uint64_t)r, buf);
+			if (dst >= 0 && pwrite_all(dst, buf, (size_t)r, off)) {
+				rc = sl_err_set(err, SL_EIO, "write: %s", strerror(errno));
+				break;
+			}
+			wrote += r;
 		}
-		total += r;
+		off += r;
 	}
+	if (!rc && zrun)
+		feed(&c, 'Z', zrun, NULL);
+	if (!rc && dst >= 0 && ftruncate(dst, off))
+		rc = sl_err_set(err, SL_EIO, "write: %s", strerror(errno));
 	unsigned char h[32];
 	mbedtls_sha256_finish_ret(&c, h);
 	mbedtls_sha256_free(&c);
+	if (rc)
+		return rc;
 	sl_hex(h, sizeof h, sha);
 	if (size)
-		*size = total;
+		*size = off;
+	if (written)
+		*written = wrote;
 	return 0;
 }
 
@@ -177,7 +251,7 @@ int ws__blob_put_fd(const char *blobs, int fd, const char *sha, struct sl_err *e
 		rc = sl_err_set(err, SL_EIO, "cannot create blob %s: %s", tmp, strerror(errno));
 	} else {
 		char got[65];
-		if (lseek(fd, 0, SEEK_SET) < 0 || ws__hash_copy(fd, out, got, NULL, err))
+		if (ws__hash_copy(fd, out, got, NULL, NULL, err))
 			rc = err ? err->code : SL_EIO;
 		if (close(out) && !rc)
 			rc = sl_err_set(err, SL_EIO, "cannot write blob %s", tmp);
@@ -206,7 +280,7 @@ static int blob_store(const char *blobs, int fd, char sha[65], int64_t *size, st
 		free(tmp);
 		return rc;
 	}
-	rc = ws__hash_copy(fd, out, sha, size, err);
+	rc = ws__hash_copy(fd, out, sha, size, NULL, err);
 	if (close(out) && !rc)
 		rc = sl_err_set(err, SL_EIO, "cannot write blob %s", tmp);
 	if (!rc) {
@@ -224,19 +298,13 @@ static int blob_store(const char *blobs, int fd, char sha[65], int64_t *size, st
 	return rc;
 }
 
-struct walk {
+struct snap {
 	const char *blobs;
 	int strict;
-	int skip_lost_found;
 	struct ws_list *out;
 	struct ws_progress *pg;
 	struct sl_err *err;
 };
-
-static char *join(const char *prefix, const char *name)
-{
-	return *prefix ? sl_xasprintf("%s/%s", prefix, name) : sl_xstrdup(name);
-}
 
 static const char *special_name(mode_t m)
 {
@@ -244,109 +312,88 @@ static const char *special_name(mode_t m)
 		: S_ISBLK(m) ? "block device" : "special file";
 }
 
-static int walk_dir(struct walk *w, int dfd, const char *prefix)
+static int snap_visit(struct ws_walker *w, const struct ws_wentry *e)
 {
-	int fd2 = ws__reopen_dir(dfd);
-	DIR *dir = fd2 >= 0 ? fdopendir(fd2) : NULL;
-	if (!dir) {
-		if (fd2 >= 0)
-			close(fd2);
-		return sl_err_set(w->err, SL_EIO, "cannot read directory %s: %s",
-				  *prefix ? prefix : ".", strerror(errno));
+	struct snap *s = w->ud;
+	if (e->depth > WS_DEPTH_MAX) {
+		if (s->strict)
+			return sl_err_set(s->err, SL_EINVAL,
+					  "%.200s... is nested deeper than %d directory levels; silo "
+					  "does not lock such a tree",
+					  e->path, WS_DEPTH_MAX);
+		ws__note(w->notes, e->path, 1, "nested deeper than %d directory levels: not restored",
+			 WS_DEPTH_MAX);
+		return 0;
 	}
-	struct dirent *de;
-	int rc = 0;
-	while (!rc && (de = readdir(dir))) {
-		const char *nm = de->d_name;
-		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
-			continue;
-		if (!*prefix && w->skip_lost_found && !strcmp(nm, "lost+found"))
-			continue;
-		char *path = join(prefix, nm);
-		struct stat st;
-		if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW)) {
-			rc = sl_err_set(w->err, SL_EIO, "cannot stat %s: %s", path,
-					strerror(errno));
-			free(path);
-			break;
-		}
-		if (w->strict && !utf8_ok((const unsigned char *)path)) {
-			struct sl_buf b;
-			sl_buf_init(&b);
-			ws__escape_name(&b, path);
-			rc = sl_err_set(w->err, SL_EINVAL, "file name is not UTF-8: %s", b.p);
-			sl_buf_free(&b);
-			free(path);
-			break;
-		}
-		struct ws_node *n = ws__list_push(w->out);
-		n->path = path;
-		n->mode = n->orig_mode = st.st_mode & 07777;
-		if (S_ISDIR(st.st_mode)) {
-			n->kind = WS_K_DIR;
-			int sub = openat(dfd, nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				rc = sl_err_set(w->err, SL_EIO, "cannot open directory %s: %s",
-						path, strerror(errno));
-				break;
-			}
-			char *pcopy = sl_xstrdup(path); /* out may be reallocated */
-			rc = walk_dir(w, sub, pcopy);
-			free(pcopy);
-			close(sub);
-		} else if (S_ISLNK(st.st_mode)) {
-			n->kind = WS_K_LINK;
-			size_t cap = (size_t)st.st_size + 2;
-			if (cap < 64)
-				cap = 64;
-			char *t = sl_xmalloc(cap);
-			ssize_t k = readlinkat(dfd, nm, t, cap - 1);
-			if (k < 0) {
-				free(t);
-				rc = sl_err_set(w->err, SL_EIO, "cannot read link %s: %s", path,
-						strerror(errno));
-				break;
-			}
-			t[k] = 0;
-			n->target = t;
-		} else if (S_ISREG(st.st_mode)) {
-			n->kind = WS_K_FILE;
-			if (!w->blobs) {
-				/* hashed afterwards by hash_all, on every core */
-				n->size = st.st_size;
-				continue;
-			}
-			int fd = openat(dfd, nm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				rc = sl_err_set(w->err, SL_EIO, "cannot open %s: %s", path,
-						strerror(errno));
-				break;
-			}
-			rc = w->blobs ? blob_store(w->blobs, fd, n->sha, &n->size, w->err)
-				      : ws__hash_copy(fd, -1, n->sha, &n->size, w->err);
-			close(fd);
-			if (rc) {
-				sl_err_prefix(w->err, "%s", path);
-				break;
-			}
-			if (w->pg) {
-				w->pg->files++;
-				w->pg->bytes += (uint64_t)n->size;
-				ws__progress(w->pg, 0);
-			}
-		} else {
-			if (w->strict) {
-				rc = sl_err_set(w->err, SL_EINVAL,
-						"unsupported file type (%s) at %s; remove it and "
-						"lock again",
-						special_name(st.st_mode), path);
-				break;
-			}
-			n->kind = WS_K_SPECIAL;
-		}
+	if (s->strict && !utf8_ok((const unsigned char *)e->path)) {
+		struct sl_buf b;
+		sl_buf_init(&b);
+		ws__escape_name(&b, e->path);
+		int rc = sl_err_set(s->err, SL_EINVAL, "file name is not UTF-8: %s", b.p);
+		sl_buf_free(&b);
+		return rc;
 	}
-	closedir(dir);
-	return rc;
+	const struct stat *st = &e->st;
+	if (!S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode) && !S_ISREG(st->st_mode) && s->strict)
+		return sl_err_set(s->err, SL_EINVAL,
+				  "unsupported file type (%s) at %s; remove it and lock again",
+				  special_name(st->st_mode), e->path);
+	struct ws_node *n = ws__list_push(s->out);
+	n->path = sl_xstrdup(e->path);
+	n->mode = n->orig_mode = st->st_mode & 07777;
+	if (S_ISDIR(st->st_mode)) {
+		n->kind = WS_K_DIR;
+		return WS_W_DESCEND;
+	}
+	if (S_ISLNK(st->st_mode)) {
+		n->kind = WS_K_LINK;
+		size_t cap = (size_t)st->st_size + 2;
+		if (cap < 64)
+			cap = 64;
+		char *t = sl_xmalloc(cap);
+		ssize_t k = readlinkat(e->dfd, e->name, t, cap - 1);
+		if (k < 0) {
+			free(t);
+			s->out->n--;
+			free(n->path);
+			if (w->notes) {
+				ws__note(w->notes, e->path, 0, "not restored: cannot read the link: %s",
+					 strerror(errno));
+				return 0;
+			}
+			return sl_err_set(s->err, SL_EIO, "cannot read link %s: %s", e->path,
+					  strerror(errno));
+		}
+		t[k] = 0;
+		n->target = t;
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		n->kind = WS_K_SPECIAL;
+		return 0;
+	}
+	n->kind = WS_K_FILE;
+	n->size = st->st_size;
+	n->alloc = (int64_t)st->st_blocks * 512;
+	n->ino = st->st_ino;
+	n->nlink = (unsigned)st->st_nlink;
+	if (!s->blobs)
+		return 0; /* hashed afterwards by hash_all, on every core */
+	int fd = ws__open_read(e->dfd, e->name);
+	if (fd < 0)
+		return sl_err_set(s->err, SL_EIO, "cannot open %s: %s", e->path, strerror(errno));
+	int rc = blob_store(s->blobs, fd, n->sha, &n->size, s->err);
+	close(fd);
+	if (rc) {
+		sl_err_prefix(s->err, "%s", e->path);
+		return rc;
+	}
+	if (s->pg) {
+		s->pg->files++;
+		s->pg->bytes += (uint64_t)n->size;
+		ws__progress(s->pg, 0);
+	}
+	return 0;
 }
 
 struct hash_job {
@@ -359,16 +406,6 @@ struct hash_job {
 	pthread_mutex_t mu;
 };
 
-static int open_beneath(int rootfd, const char *path)
-{
-	struct open_how how = { .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-	if (fd < 0 && errno == ENOSYS)
-		fd = openat(rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	return fd;
-}
-
 static void *hash_loop(struct hash_job *j);
 
 static void *hash_worker(void *arg)
@@ -376,6 +413,19 @@ static void *hash_worker(void *arg)
 	hash_loop(arg);
 	hash_buf_free();
 	return NULL;
+}
+
+static int open_node(int rootfd, const char *path)
+{
+	const char *base;
+	int dfd = ws__open_parent(rootfd, path, &base);
+	if (dfd < 0)
+		return -1;
+	int fd = ws__open_read(dfd, base);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
 }
 
 static void *hash_loop(struct hash_job *j)
@@ -388,13 +438,13 @@ static void *hash_loop(struct hash_job *j)
 		if (i >= j->l->n || __atomic_load_n(&j->failed, __ATOMIC_RELAXED))
 			break;
 		struct ws_node *n = &j->l->v[i];
-		if (n->kind != WS_K_FILE)
+		if (n->kind != WS_K_FILE || n->link_of || (n->flags & WS_F_NOT_RESTORED))
 			continue;
 		struct sl_err e = { 0 };
-		int fd = open_beneath(j->rootfd, n->path);
+		int fd = open_node(j->rootfd, n->path);
 		int rc = fd < 0 ? sl_err_set(&e, SL_EIO, "cannot open %s: %s", n->path,
 					     strerror(errno))
-				: ws__hash_copy(fd, -1, n->sha, &n->size, &e);
+				: ws__hash_copy(fd, -1, n->sha, &n->size, NULL, &e);
 		if (fd >= 0)
 			close(fd);
 		if (rc) {
@@ -414,10 +464,29 @@ static void *hash_loop(struct hash_job *j)
 	return NULL;
 }
 
-/* Hashes every file of l (paths relative to rootfd) on up to 4 threads:
- * SHA-256 is the lock's and the unlock's main CPU cost. */
-static int hash_all(int rootfd, struct ws_list *l, struct ws_progress *pg, struct sl_err *err)
+/* Every path of a hard-linked inode but the first points at the first: one
+ * read per inode (a file with 20 links is hashed once). */
+static void mark_links(struct ws_list *l)
 {
+	struct ws_imap m = { 0 };
+	for (size_t i = 0; i < l->n; i++) {
+		struct ws_node *n = &l->v[i];
+		if (n->kind != WS_K_FILE || n->nlink < 2)
+			continue;
+		int created;
+		struct ws_ient *ie = ws__imap_get(&m, 0, (ino_t)n->ino, &created);
+		if (created)
+			ie->idx = i;
+		else
+			n->link_of = ie->idx + 1;
+		ie->count++;
+	}
+	ws__imap_free(&m);
+}
+
+int ws__hash_all(int rootfd, struct ws_list *l, struct ws_progress *pg, struct sl_err *err)
+{
+	mark_links(l);
 	struct hash_job j = { .rootfd = rootfd, .l = l, .pg = pg, .err = err };
 	pthread_mutex_init(&j.mu, NULL);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -431,7 +500,18 @@ static int hash_all(int rootfd, struct ws_list *l, struct ws_progress *pg, struc
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&j.mu);
-	return j.failed ? (err && err->code ? err->code : SL_EIO) : 0;
+	if (j.failed)
+		return err && err->code ? err->code : SL_EIO;
+	for (size_t i = 0; i < l->n; i++) {
+		struct ws_node *n = &l->v[i];
+		if (n->link_of) {
+			memcpy(n->sha, l->v[n->link_of - 1].sha, sizeof n->sha);
+			n->size = l->v[n->link_of - 1].size;
+		}
+	}
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i].link_of = 0; /* indexes die with the next sort */
+	return 0;
 }
 
 int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list *out,
@@ -440,10 +520,14 @@ int ws__snapshot(const char *root, const char *blobs, int strict, struct ws_list
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
-	struct walk w = { blobs, strict, 0, out, pg, err };
-	int rc = walk_dir(&w, fd, "");
+	struct snap s = { blobs, strict, out, pg, err };
+	struct ws_modes opened = { 0 };
+	struct ws_walker w = { .visit = snap_visit, .ud = &s, .err = err, .defer = &opened };
+	int rc = ws__walk(&w, fd, -1);
 	if (!rc && !blobs)
-		rc = hash_all(fd, out, pg, err);
+		rc = ws__hash_all(fd, out, pg, err);
+	ws__modes_apply(fd, &opened);
+	ws__modes_free(&opened);
 	close(fd);
 	ws__progress(pg, 1);
 	if (!rc)
@@ -559,65 +643,35 @@ int ws__rename_at(int from, const char *name, int to)
 	return 0;
 }
 
-int ws__rm_at(int dirfd, const char *name)
-{
-	struct stat st, pst;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-		return errno == ENOENT ? 0 : SL_EIO;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) && errno != ENOENT ? SL_EIO : 0;
-	/* never descend into another filesystem (a still-mounted image) */
-	if (fstat(dirfd, &pst) == 0 && pst.st_dev != st.st_dev)
-		return SL_EDENIED;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return SL_EIO;
-	fchmod(fd, 0700);
-	int fd2 = ws__reopen_dir(fd);
-	DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
-	int rc = 0;
-	if (!d) {
-		if (fd2 >= 0)
-			close(fd2);
-		close(fd);
-		return SL_EIO;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && ws__rm_at(fd, de->d_name))
-			rc = SL_EIO;
-	closedir(d);
-	close(fd);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) && errno != ENOENT)
-		rc = SL_EIO;
-	return rc;
-}
-
-int ws__scan_image(const char *root, struct ws_list *out, struct ws_progress *pg,
-		   struct sl_err *err)
+int ws__scan_image(const char *root, struct ws_list *out, struct ws_notes *notes,
+		   struct ws_progress *pg, struct sl_err *err)
 {
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return sl_err_set(err, SL_EIO, "cannot open %s: %s", root, strerror(errno));
-	struct walk w = { NULL, 0, 1, out, pg, err };
-	int rc = walk_dir(&w, fd, "");
+	struct snap s = { NULL, 0, out, pg, err };
+	/* directories opened up stay open in the image: hashing needs them */
+	struct ws_modes opened = { 0 };
+	struct ws_walker w = { .visit = snap_visit, .ud = &s, .notes = notes, .err = err,
+			       .defer = &opened };
+	int rc = ws__walk(&w, fd, -1);
+	ws__modes_free(&opened);
 	if (!rc)
-		rc = hash_all(fd, out, pg, err);
+		rc = ws__hash_all(fd, out, pg, err);
 	close(fd);
 	ws__progress(pg, 1);
-	if (!rc) {
-		ws__list_sort(out);
-		/* what restore will do: specials stay behind, setuid is stripped */
-		for (size_t i = 0; i < out->n; i++) {
-			struct ws_node *n = &out->v[i];
-			if (n->kind == WS_K_SPECIAL)
-				n->flags |= WS_F_SPECIAL_SKIPPED;
-			if (n->kind == WS_K_FILE && (n->mode & 06000)) {
-				n->mode &= ~06000u;
-				n->flags |= WS_F_SUID_STRIPPED;
-			}
+	if (rc)
+		return rc;
+	/* what restore will do: specials stay behind, setuid is stripped */
+	for (size_t i = 0; i < out->n; i++) {
+		struct ws_node *n = &out->v[i];
+		if (n->kind == WS_K_SPECIAL)
+			n->flags |= WS_F_SPECIAL_SKIPPED;
+		if (n->kind == WS_K_FILE && (n->mode & 06000)) {
+			n->mode &= ~06000u;
+			n->flags |= WS_F_SUID_STRIPPED;
 		}
 	}
-	return rc;
+	ws__list_sort(out);
+	return 0;
 }
-

@@ -24,13 +24,18 @@
 
 #include "ws_int.h"
 
-static int step_fail(struct sl_err *err, const char *step, const char *path)
+/* partial: the step may have put part of the files back already (only the
+ * restore step); saying "unchanged" then would be false. */
+static int step_fail(struct sl_err *err, const char *step, const char *path, int partial)
 {
 	char detail[sizeof err->msg];
 	snprintf(detail, sizeof detail, "%s", err->msg);
 	sl_err_set(err, err->code ? err->code : SL_EIO,
-		   "unlock step '%s' failed: %s (this step left the workspace unchanged; re-run "
-		   "`silo workspace unlock %s` to resume)",
+		   partial ? "unlock step '%s' failed: %s (some files may be back in the workspace "
+			     "already; the container and the snapshot are kept, so re-running "
+			     "`silo workspace unlock %s` finishes the restore and the review)"
+			   : "unlock step '%s' failed: %s (this step left the workspace unchanged; "
+			     "re-run `silo workspace unlock %s` to resume)",
 		   step, detail, path);
 	return err->code;
 }
@@ -66,23 +71,53 @@ static int terminate(int pid, const char *hint)
 	return !wait_gone(pid, hint, 2000);
 }
 
-#define STAGE ".silo-restore-stage"
+/* The stage directory inside the workspace has a random name, recorded in
+ * the entry directory before it is made: a workspace entry of any fixed
+ * name could be the user's (or the agent's), and an attempt after a crash
+ * must find and remove exactly the stage it left. */
+static char *stage_name(const struct ws_paths *p, int rfd, int fresh)
+{
+	char *rec = sl_xasprintf("%s/stage-name", p->entry);
+	size_t n = 0;
+	char *old = sl_read_file(rec, &n, 256, NULL);
+	if (old && n == 24 && !strncmp(old, ".silo-stage-", 12) && !strchr(old, '/')) {
+		if (!fresh) {
+			free(rec);
+			return old;
+		}
+		ws__rm_at(rfd, old); /* an interrupted attempt's stage */
+	}
+	free(old);
+	char id[13];
+	sl_random_id(id);
+	char *name = sl_xasprintf(".silo-stage-%s", id);
+	if (sl_write_file(rec, name, strlen(name), 0600, NULL)) {
+		free(name);
+		name = NULL;
+	}
+	free(rec);
+	return name;
+}
 
 /* The workspace is on another filesystem than the state directory: copy
  * data/ into a stage inside the workspace, move each entry into place, and
  * only then empty data/. Re-running after a crash redoes it from data/,
  * which stays complete until the last step. */
-static int restore_across(const char *data, int rfd, struct sl_err *err)
+static int restore_across(const struct ws_paths *p, int rfd, struct ws_notes *notes,
+			  struct sl_err *err)
 {
-	ws__rm_at(rfd, STAGE);
-	if (mkdirat(rfd, STAGE, 0700))
-		return sl_err_set(err, SL_EIO, "cannot create %s: %s", STAGE, strerror(errno));
-	int dfd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int sfd = openat(rfd, STAGE, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct ws_list tmp = { 0 };
-	int rc = dfd < 0 || sfd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", data)
-				    : ws__copy_tree_out(dfd, sfd, "", &tmp, NULL, err);
-	ws__list_free(&tmp);
+	char *stage = stage_name(p, rfd, 1);
+	if (!stage)
+		return sl_err_set(err, SL_EIO, "cannot record the stage name in %s", p->entry);
+	if (mkdirat(rfd, stage, 0700)) {
+		int rc = sl_err_set(err, SL_EIO, "cannot create %s: %s", stage, strerror(errno));
+		free(stage);
+		return rc;
+	}
+	int dfd = open(p->data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = openat(rfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = dfd < 0 || sfd < 0 ? sl_err_set(err, SL_EIO, "cannot open %s", p->data)
+				    : ws__copy_tree_out(dfd, sfd, NULL, notes, NULL, err);
 	DIR *sd = rc ? NULL : fdopendir(ws__reopen_dir(sfd));
 	struct dirent *de;
 	while (sd && !rc && (de = readdir(sd))) {
@@ -107,12 +142,15 @@ static int restore_across(const char *data, int rfd, struct sl_err *err)
 		close(sfd);
 	if (dfd >= 0)
 		close(dfd);
-	unlinkat(rfd, STAGE, AT_REMOVEDIR);
+	if (!rc)
+		ws__rm_at(rfd, stage);
+	free(stage);
 	return rc;
 }
 
 static int restore_directory(const char *root, const struct ws_paths *p, struct ws_list *cur,
-			     struct ws_progress *pg, struct sl_err *err)
+			     struct ws_notes *notes, struct ws_modes *defer, struct ws_progress *pg,
+			     struct sl_err *err)
 {
 	DIR *dd = opendir(p->data);
 	if (!dd && errno != ENOENT)
@@ -130,6 +168,11 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 	 * from an interrupted attempt, and restore_across replaces them */
 	if (dd && fstat(dirfd(dd), &a) == 0 && fstat(rfd, &b) == 0 && a.st_dev != b.st_dev)
 		cross = 1;
+	/* the stage of an interrupted cross-filesystem attempt never stays */
+	char *stage = stage_name(p, rfd, 0);
+	if (stage && !cross)
+		ws__rm_at(rfd, stage);
+	free(stage);
 	while (dd && !cross && !rc && (de = readdir(dd))) {
 		const char *nm = de->d_name;
 		struct stat st;
@@ -140,8 +183,10 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 				ws__remove_marker(root);
 			if (fstatat(rfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 				rc = sl_err_set(err, SL_EEXIST,
-						"cannot restore %s/%s: something else now has that name",
-						root, nm);
+						"cannot restore %s/%s: something else now has that name "
+						"(%d entries are back already; move it away and re-run "
+						"unlock)",
+						root, nm, moved);
 				break;
 			}
 		}
@@ -150,7 +195,9 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 				cross = 1;
 				break;
 			}
-			rc = sl_err_set(err, SL_EIO, "cannot move %s back: %s", nm, strerror(errno));
+			rc = sl_err_set(err, SL_EIO, "cannot move %s back: %s (%d entries are back "
+						     "already; re-run unlock to finish)",
+					nm, strerror(errno), moved);
 			break;
 		}
 		if (++moved == 1)
@@ -159,10 +206,10 @@ static int restore_directory(const char *root, const struct ws_paths *p, struct 
 	if (dd)
 		closedir(dd);
 	if (!rc && cross)
-		rc = restore_across(p->data, rfd, err);
+		rc = restore_across(p, rfd, notes, err);
 	close(rfd);
 	if (!rc)
-		rc = ws__sanitize_walk(root, cur, pg, err);
+		rc = ws__sanitize_walk(root, cur, notes, defer, pg, err);
 	return rc;
 }
 
@@ -192,12 +239,18 @@ static void note_full(const char *mnt, struct ws_notes *notes)
 
 static int restore_image(enum ws_strategy s, const char *root, const struct ws_paths *p,
 			 const struct ws_list *man, struct ws_list *cur, struct ws_notes *notes,
-			 struct ws_progress *pg, struct sl_err *err)
+			 struct ws_modes *defer, struct ws_progress *pg, struct sl_err *err)
 {
 	int rc = ws__mount(s, p, err);
 	if (rc)
 		return rc;
 	note_full(p->mnt, notes);
+	/* what restore may write: what the image really holds, plus slack;
+	 * holes and hard links cost nothing, so only a trick exceeds it */
+	uint64_t budget = 0;
+	struct statvfs v;
+	if (statvfs(p->mnt, &v) == 0)
+		budget = (uint64_t)(v.f_blocks - v.f_bfree) * v.f_frsize + (64u << 20);
 	int sfd = open(p->mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0 || dfd < 0)
@@ -205,13 +258,27 @@ static int restore_image(enum ws_strategy s, const char *root, const struct ws_p
 				strerror(errno));
 	/* pass 1 hashes the image, pass 2 writes only what changed */
 	if (!rc)
-		rc = ws__scan_image(p->mnt, cur, pg, err);
+		rc = ws__scan_image(p->mnt, cur, notes, pg, err);
 	if (!rc) {
 		if (getenv("SILO_WS_TIMING"))
 			fprintf(stderr, "timing: image scanned (%zu entries)\n", cur->n);
 		pg->files = pg->bytes = 0;
 		pg->what = "restore";
-		rc = ws__restore_image_tree(sfd, dfd, cur, man, p->blobs, pg, err);
+		rc = ws__restore_image_tree(sfd, dfd, cur, man, p->blobs, budget, notes, defer, pg, err);
+	}
+	if (!rc) {
+		/* what stayed behind is not in the workspace: the review must not
+		 * list it as there */
+		size_t k = 0;
+		for (size_t i = 0; i < cur->n; i++) {
+			if (cur->v[i].flags & WS_F_NOT_RESTORED) {
+				free(cur->v[i].path);
+				free(cur->v[i].target);
+				continue;
+			}
+			cur->v[k++] = cur->v[i];
+		}
+		cur->n = k;
 	}
 	if (sfd >= 0)
 		close(sfd);
@@ -321,6 +388,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	struct ws_rules *rules = NULL;
 	struct ws_list man = { 0 }, cur = { 0 };
 	struct ws_notes notes = { 0 };
+	struct ws_modes modes = { 0 };
 	struct ws_paths p = { 0 };
 	int rc = ws__entry_get(d, canon, &e, err);
 	if (rc == SL_ENOENT) {
@@ -372,7 +440,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		struct ws_att *v;
 		size_t n;
 		if ((rc = ws__att_list(d, e.id, &v, &n, err))) {
-			rc = step_fail(err, "terminating attachments", path);
+			rc = step_fail(err, "terminating attachments", path, 0);
 			goto out;
 		}
 		struct sl_buf surv;
@@ -388,7 +456,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		if (surv.len) {
 			sl_err_set(err, SL_EDENIED, "still running: %s", surv.p);
 			sl_buf_free(&surv);
-			rc = step_fail(err, "terminating attachments", path);
+			rc = step_fail(err, "terminating attachments", path, 0);
 			goto out;
 		}
 		sl_buf_free(&surv);
@@ -397,7 +465,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	if ((rc = ws__step(d, e.id, 3, err)))
 		goto out;
 	if ((rc = ws__umount(e.strategy, &p, err))) {
-		rc = step_fail(err, "detaching the workspace image", path);
+		rc = step_fail(err, "detaching the workspace image", path, 0);
 		goto out;
 	}
 	/* 4 */
@@ -407,7 +475,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	if ((rc = sl_mkdir_p(canon, 0755, err)) || chmod(canon, rmode | 0700)) {
 		if (!rc)
 			sl_err_set(err, SL_EIO, "chmod %s: %s", canon, strerror(errno));
-		rc = step_fail(err, "restoring directory access", path);
+		rc = step_fail(err, "restoring directory access", path, 0);
 		goto out;
 	}
 	/* 5 */
@@ -419,12 +487,12 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 		if ((rc = ws__manifest_load(d, e.id, &man, err)))
 			goto out;
 		if (e.strategy == WS_STRATEGY_DIRECTORY)
-			rc = restore_directory(canon, &p, &cur, &pg, err);
+			rc = restore_directory(canon, &p, &cur, &notes, &modes, &pg, err);
 		else
-			rc = restore_image(e.strategy, canon, &p, &man, &cur, &notes, &pg, err);
+			rc = restore_image(e.strategy, canon, &p, &man, &cur, &notes, &modes, &pg, err);
 		chmod(canon, rmode);
 		if (rc) {
-			rc = step_fail(err, "restoring the workspace contents", path);
+			rc = step_fail(err, "restoring the workspace contents", path, 1);
 			goto out;
 		}
 	}
@@ -438,11 +506,19 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	}
 	if ((rc = ws__review_save(d, canon, e.id, *report, err)))
 		goto out;
+	{
+		/* the review has read everything: closed directories close now */
+		int rfd = open(canon, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rfd >= 0) {
+			ws__modes_apply(rfd, &modes);
+			close(rfd);
+		}
+	}
 	/* 7 */
 	if ((rc = ws__step(d, e.id, 7, err)))
 		goto out;
 	if ((rc = ws__umount(e.strategy, &p, err))) {
-		rc = step_fail(err, "detaching the workspace image", path);
+		rc = step_fail(err, "detaching the workspace image", path, 0);
 		goto out;
 	}
 	/* 8 */
@@ -472,6 +548,7 @@ out:
 	ws__list_free(&man);
 	ws__list_free(&cur);
 	ws__notes_free(&notes);
+	ws__modes_free(&modes);
 	ws__paths_free(&p);
 	ws__entry_free(&e);
 	free(canon);

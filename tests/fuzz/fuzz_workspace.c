@@ -379,12 +379,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* unlock of an image: scan, then restore into a fresh tree */
 		int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		memset(&err, 0, sizeof(err));
-		rc = ws__scan_image(img, &pre, NULL, &err);
+		struct ws_notes notes = { 0 };
+		struct ws_modes modes = { 0 };
+		rc = ws__scan_image(img, &pre, &notes, NULL, &err);
 		must_say(rc, &err);
 		if (!rc) {
-			rc = ws__restore_image_tree(tfd, dfd, &pre, &man, blobs, NULL, &err);
+			rc = ws__restore_image_tree(tfd, dfd, &pre, &man, blobs, 0, &notes, &modes,
+						    NULL, &err);
 			must_say(rc, &err);
 		}
+		ws__modes_apply(dfd, &modes);
+		ws__modes_free(&modes);
 		close(dfd);
 		check_outside(outside);
 		if (!rc) {
@@ -404,8 +409,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* the directory strategy: sanitise the changed tree in place */
 		memset(&err, 0, sizeof(err));
-		rc = ws__sanitize_walk(img, &cur, NULL, &err);
+		struct ws_modes smodes = { 0 };
+		rc = ws__sanitize_walk(img, &cur, &notes, &smodes, NULL, &err);
 		must_say(rc, &err);
+		ws__modes_free(&smodes);
+		ws__notes_free(&notes);
 		check_outside(outside);
 		/* what is on disk afterwards (cur lists what was found, flagged) */
 		ws__list_free(&after);

@@ -16,7 +16,7 @@ T=$(mktemp -d /tmp/ws-user-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cp "$DRV" "$T/test_workspace"
 cp -r "$SRC/lua" "$T/lua"
-cp "$SRC/tests/integration/workspace_cli.sh" "$SRC/tests/integration/workspace_fault.sh" "$T/"
+cp "$SRC/tests/integration/workspace_cli.sh" "$SRC/tests/integration/workspace_fault.sh" "$SRC/tests/integration/workspace_hostile.sh" "$T/"
 chmod 755 "$T"
 chown -R silotest "$T"
 fails=0
@@ -41,5 +41,6 @@ rm -rf "$T/state"
 
 run_as "bash $T/workspace_cli.sh" >"$T/cli.log" 2>&1 && echo "ok - CLI suite as silotest" || { echo "not ok - CLI suite as silotest"; grep "not ok" "$T/cli.log"; fails=$((fails+1)); }
 run_as "bash $T/workspace_fault.sh" >"$T/fault.log" 2>&1 && echo "ok - fault suite as silotest" || { echo "not ok - fault suite as silotest"; grep "not ok" "$T/fault.log"; fails=$((fails+1)); }
-echo "# $(grep -c '^ok' "$T/cli.log") + $(grep -c '^ok' "$T/fault.log") checks passed as silotest"
+run_as "bash $T/workspace_hostile.sh" >"$T/hostile.log" 2>&1 && echo "ok - hostile trees as silotest" || { echo "not ok - hostile trees as silotest"; grep "not ok" "$T/hostile.log"; fails=$((fails+1)); }
+echo "# $(grep -c '^ok' "$T/cli.log") + $(grep -c '^ok' "$T/fault.log") + $(grep -c '^ok' "$T/hostile.log") checks passed as silotest"
 [ $fails = 0 ]
