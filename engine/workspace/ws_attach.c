@@ -73,7 +73,7 @@ int ws_attach(const char *state_dir, const char *path, const char *owner_id, int
 		free(canon);
 		return rc;
 	}
-	ws__recover(&d, canon);
+	ws__recover(&d);
 	if ((rc = ws__reg_begin(&d, 0, err)))
 		goto out;
 	struct ws_entry e;

@@ -153,7 +153,7 @@ static int cmd_status(struct ws_db *d, const struct ws_cli_args *a)
 	char *canon = ws__canon_lenient(a->path ? a->path : ".", &err);
 	if (!canon)
 		return fail(&err);
-	ws__recover(d, canon);
+	ws__recover(d);
 	struct jv *s = status_of(d, canon, &err);
 	free(canon);
 	if (!s)
@@ -169,7 +169,7 @@ static int cmd_status(struct ws_db *d, const struct ws_cli_args *a)
 static int cmd_list(struct ws_db *d, const struct ws_cli_args *a)
 {
 	struct sl_err err = { 0 };
-	ws__recover(d, NULL);
+	ws__recover(d);
 	char **paths = ws__entry_paths(d, &err);
 	if (!paths)
 		return fail(&err);

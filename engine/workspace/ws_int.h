@@ -332,8 +332,10 @@ int ws__parse_size(const char *s, uint64_t *out);
 int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err);
 int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o,
 	       struct jv **report, struct sl_err *err);
-/* Recovers dead operations and orphan entry dirs (called by every command). */
-void ws__recover(struct ws_db *d, const char *only_path);
+/* Recovers dead operations and orphan entry dirs of every workspace, not
+ * only the one a command names: any command heals any interrupted lock
+ * (called by every command). */
+void ws__recover(struct ws_db *d);
 void ws__remove_marker(const char *root);
 int ws__check_path(const struct ws_db *d, const char *canon, struct sl_err *err);
 char *ws__canon_lenient(const char *path, struct sl_err *err);

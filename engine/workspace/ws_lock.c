@@ -327,7 +327,7 @@ int ws__lock(struct ws_db *d, const char *path, const struct ws_lock_opts *o, ch
 		return sl_err_set(err, SL_EINVAL, "%s is not a directory", canon);
 	if ((rc = ws__check_path(d, canon, err)))
 		return rc;
-	ws__recover(d, canon);
+	ws__recover(d);
 
 	char *why = NULL;
 	if (strategy == WS_STRATEGY_AUTO)
@@ -610,9 +610,8 @@ int ws__rollback_lock(struct ws_db *d, struct ws_entry *e, struct sl_err *err)
 	return err->code;
 }
 
-void ws__recover(struct ws_db *d, const char *only_path)
+void ws__recover(struct ws_db *d)
 {
-	SL_UNUSED(only_path);
 	struct sl_err err = { 0 };
 	char **paths = ws__entry_paths(d, &err);
 	for (size_t i = 0; paths && paths[i]; i++) {

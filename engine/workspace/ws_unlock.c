@@ -383,7 +383,7 @@ int ws__unlock(struct ws_db *d, const char *path, const struct ws_review_opts *o
 	char *canon = ws__canon_lenient(path, err);
 	if (!canon)
 		return err->code;
-	ws__recover(d, canon);
+	ws__recover(d);
 	struct ws_entry e = { 0 };
 	struct ws_rules *rules = NULL;
 	struct ws_list man = { 0 }, cur = { 0 };
