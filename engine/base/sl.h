@@ -64,6 +64,10 @@ void sl_buf_addc(struct sl_buf *b, char c);
 void sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sl_buf_vprintf(struct sl_buf *b, const char *fmt, va_list ap);
+/* Appends s with terminal control characters shown as \xNN, never sent
+ * (sl_term.c); newlines and tabs kept when keep_newlines. For text from
+ * the model or the agent. */
+void sl_term_escape(struct sl_buf *out, const char *s, int keep_newlines);
 /* Hands the storage to the caller (free() it); b is reset. */
 char *sl_buf_steal(struct sl_buf *b);
 

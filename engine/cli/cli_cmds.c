@@ -48,6 +48,10 @@ static const struct cli_opt run_opts[] = {
 	{ "deterministic", 0, 0, NULL, "fake clock, no signal handling, byte-stable journals" },
 	{ "mock-proxy", 0, 0, NULL, "use the mock proxy (implied by --sandbox mock)" },
 	{ "print-access", 0, 0, NULL, "print the access report and exit" },
+	{ "output", 1, 0, "FORMAT",
+	  "headless: text (progress on stderr, default) or json (one event per line on stdout)",
+	  "text json" },
+	{ "quiet", 0, 0, NULL, "headless: no progress, only the final message and cost lines" },
 	{ NULL },
 };
 

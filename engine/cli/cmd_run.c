@@ -258,7 +258,7 @@ static void warnings(struct run_opts *o)
 static struct fe *frontend_new(struct ag_session *s, const struct run_opts *o, struct fx *fx)
 {
 	if (!strcmp(o->cfg.frontend, "headless"))
-		return fe_headless_new(s, o->cfg.prompt);
+		return fe_headless_new(s, o->cfg.prompt, o->headless_output);
 	if (!strcmp(o->cfg.frontend, "mock"))
 		return fe_mock_new(s, fx);
 	return NULL;
@@ -271,6 +271,8 @@ int cmd_run(struct cli_args *a)
 	int rc = check_flags(a, &o);
 	if (rc)
 		return rc;
+	if (cli_has(a, "quiet") && cli_get(a, "output"))
+		return cli_usage_error(a, "--quiet and --output exclude each other");
 	if (!(o.lua_dir = sl_res_find(SL_RES_LUA, &err)))
 		return cli_fail("%s", err.msg);
 	o.script = cli_get(a, "script");
@@ -278,6 +280,9 @@ int cmd_run(struct cli_args *a)
 	o.create = cli_has(a, "create");
 	o.mock_proxy = cli_has(a, "mock-proxy");
 	o.print_access = cli_has(a, "print-access");
+	o.headless_output = cli_has(a, "quiet") ? FE_HL_QUIET
+		: cli_get(a, "output") && !strcmp(cli_get(a, "output"), "json") ? FE_HL_JSON
+										: FE_HL_PROGRESS;
 	if (layer(a, &o, &err)) {
 		rc = err.msg[0] ? cli_fail("%s", err.msg) : 1;
 		run_opts_free(&o);

@@ -17,6 +17,7 @@ struct run_opts {
 	char *lua_dir;           /* owned */
 	const char *script;      /* borrowed: argv */
 	int deterministic, create, mock_proxy, print_access;
+	int headless_output;     /* enum fe_headless_output */
 	int has_quota_tokens, has_quota_usd;
 	uint64_t quota_tokens; double quota_usd;
 	int max_turns;           /* 0: no cap */

@@ -379,32 +379,9 @@ struct jv *ws__review_build(const struct ws_list *old, const struct ws_list *cur
 	return rep;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p)
-{
-	size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-		 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 void ws__escape_name(struct sl_buf *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_seq(p);
-		if (!n || *p < 0x20 || *p == 0x7f) {
-			sl_buf_printf(out, "\\x%02x", *p);
-			p++;
-		} else if (*p == '\\') {
-			sl_buf_adds(out, "\\\\");
-			p++;
-		} else {
-			sl_buf_add(out, p, n);
-			p += n;
-		}
-	}
+	sl_term_escape(out, s, 0);
 }
 
 static void esc_text(struct sl_buf *out, const char *s)

@@ -7,25 +7,13 @@
 # after the backend exists, and --print-access.
 . "$SILO_SRC/tests/integration/lib.bash"
 set -e
-command -v python3 >/dev/null && command -v openssl >/dev/null || { echo "1..0 # SKIP python3/openssl"; exit 77; }
-FP="$SILO_SRC/tests/integration/fake_providers"
-sh "$FP/mkcerts.sh" "$T/ca" >/dev/null
-export SILO_LLM_CA_FILE="$T/ca/ca.pem"
+. "$SILO_SRC/tests/integration/fake_providers/local_server.bash"
 echo hi >"$WS/README.md"
 "$SILO_BIN" workspace lock "$WS" >/dev/null 2>&1
 
-config() { # config MODEL -> $T/loc.lua with a fresh port
-	local port
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	cat >"$T/loc.lua" <<LUA
-return { llm = { backend = "local", model = "$1", base_url = "https://127.0.0.1:$port",
-  local_server_command = "exec python3 $FP/fake_provider.py --kind local --port $port --cert $T/ca/server.pem --keyfile $T/ca/server.key --log $T/srv.log" } }
-LUA
-}
-
 run_loc() { # run_loc MODEL [extra args] -> RC, JOURNAL, $T/out, $T/err
 	local m=$1; shift
-	config "$m"
+	local_config "$m"
 	set +e
 	timeout 60 "$SILO_BIN" run --config "$T/loc.lua" --workspace "$WS" --frontend headless \
 		--prompt x --sandbox native "$@" >"$T/out" 2>"$T/err"
@@ -59,7 +47,7 @@ check "LLM failure: exit 3" test "$RC" -eq 3
 check "LLM failure: clean" clean
 check "LLM failure: server stop journaled last" stopped_last
 
-config llama-slow
+local_config llama-slow
 set +e
 "$SILO_BIN" run --config "$T/loc.lua" --workspace "$WS" --frontend headless --prompt x \
 	--sandbox native >"$T/out" 2>"$T/err" &

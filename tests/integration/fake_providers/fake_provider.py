@@ -28,6 +28,10 @@ no side channel:
   *-exit       a whole headless session: calls Exit{message="Done by fake."}
   *-session    a whole session: Read README.md, then Exit with a message
                quoting the start of what Read returned
+  *-ctl        (local) text, then Read README.md, then Exit, all carrying
+               terminal control sequences (OSC 52 clipboard write, window
+               title, screen clear, a C1 CSI) that must never reach a
+               terminal unescaped
 Anything else: a short text answer.
 
 Every request is appended to --log as one JSON line: method, path, headers,
@@ -62,7 +66,7 @@ def log_request(rec):
 
 
 def scenario(model):
-    for s in ("tool", "think", "max", "exit", "session", "e401", "e400", "e404", "e429", "e500", "e529",
+    for s in ("tool", "think", "max", "exit", "session", "ctl", "e401", "e400", "e404", "e429", "e500", "e529",
               "reset", "cut", "badsse", "truncjson", "streamerr", "slow", "long"):
         if model.endswith("-" + s):
             return s
@@ -76,6 +80,11 @@ def plan(sc, results):
         return ("Read", {"path": "README.md"})
     if sc == "exit" and not results:
         return ("Exit", {"message": "Done by fake."})
+    if sc == "ctl":
+        if not results:
+            return ("Read", {"path": "README.md\x1b]0;pwned-title\x07"})
+        if not any("exiting" in r for r in results):
+            return ("Exit", {"message": "Done\x1b]52;c;aGFja2Vk\x07 and\x1b[2J\x1b[H clean\u009b31m"})
     if sc == "session":
         if not results:
             return ("Read", {"path": "README.md"})
@@ -621,6 +630,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.end_stream()
         if calls:
             c = calls[0]
+            if sc == "ctl":
+                chunk({"content": "Looking\x1b[2J\x1b]52;c;eA==\x07 now"})
             chunk({"tool_calls": [{"index": 0, "id": c["id"], "type": "function",
                                    "function": {"name": c["function"]["name"], "arguments": ""}}]})
             args = c["function"]["arguments"]
