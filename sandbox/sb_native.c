@@ -36,6 +36,12 @@
 
 #include "sandbox/sb_native.h"
 
+#ifdef SILO_SANITIZED
+#define SB_SANITIZED 1
+#else
+#define SB_SANITIZED 0
+#endif
+
 #define NS_FLAGS                                                                    \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | \
 	 CLONE_NEWUTS | CLONE_NEWCGROUP)
@@ -422,8 +428,10 @@ static int native_start(struct sb *sb, struct sl_err *err)
 	/* RLIMIT_NPROC counts per user namespace and uid, so it bounds this
 	 * sandbox only; root is exempt from it (the pids cgroup covers root) */
 	n->rl_nproc = c.uid != 0 && !n->cg.pids_max ? n->lim.pids_max : 0;
-	/* per process, not per sandbox: the weaker fallback */
-	n->rl_data = n->cg.mem_max ? 0 : n->lim.memory_bytes;
+	/* per process, not per sandbox: the weaker fallback. A sanitized
+	 * helper reserves terabytes of shadow memory at start, which
+	 * RLIMIT_DATA counts, so sanitizer builds go without it (and say so) */
+	n->rl_data = n->cg.mem_max || SB_SANITIZED ? 0 : n->lim.memory_bytes;
 	c.rl_nproc = n->rl_nproc;
 	c.rl_data = n->rl_data;
 	SL_DEBUG("sandbox", "start: scratch, plan and sockets ready at %lld us", mono_us() - t0);
@@ -608,10 +616,13 @@ static struct jv *native_access_report(struct sb *sb)
 			jv_push(notes, jv_strf("memory: at most %llu MiB for the whole sandbox "
 					       "(memory cgroup)",
 					       (unsigned long long)(n->cg.mem_max >> 20)));
-		else
+		else if (n->rl_data)
 			jv_push(notes, jv_strf("memory: at most %llu MiB of data per process "
 					       "(RLIMIT_DATA; no memory cgroup here, see silo doctor)",
 					       (unsigned long long)(n->rl_data >> 20)));
+		else
+			jv_push(notes, jv_str("memory: no limit (a sanitizer build without a memory "
+					      "cgroup: RLIMIT_DATA would stop the sanitized helper)"));
 		if (n->cg.pids_max)
 			jv_push(notes, jv_strf("at most %d processes (pids cgroup)", n->cg.pids_max));
 		else if (n->rl_nproc)
