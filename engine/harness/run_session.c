@@ -58,8 +58,25 @@ static void record_cb(void *ud, const struct jv *rec)
 
 static char *journal_path(struct run *r, struct sl_err *err)
 {
-	if (r->o->cfg.journal)
+	if (r->o->cfg.journal) {
+		/* A user-named journal goes exactly where asked: a typo in its
+		 * directory is an error, not a tree made in silence. */
+		char *p = sl_xstrdup(r->o->cfg.journal);
+		char *slash = strrchr(p, '/');
+		struct stat st;
+		if (slash && slash != p) {
+			*slash = 0;
+			if (stat(p, &st) || !S_ISDIR(st.st_mode)) {
+				sl_err_set(err, SL_EINVAL,
+					   "journal %s: directory %s does not exist",
+					   r->o->cfg.journal, p);
+				free(p);
+				return NULL;
+			}
+		}
+		free(p);
 		return sl_xstrdup(r->o->cfg.journal);
+	}
 	char *dir = sl_xasprintf("%s/journals", r->state);
 	if (sl_mkdir_p(dir, 0700, err)) {
 		free(dir);
@@ -482,6 +499,13 @@ int run_session(struct run_opts *o)
 		goto fail;
 	}
 	r.state = sl_xstrdup(o->state);
+	if (!(r.journal_path = journal_path(&r, &err)))
+		goto fail;
+	/* before the file exists and before --create locks anything: a
+	 * journal the sandbox could read is never written, not even with the
+	 * refusal in it */
+	if (pol_journal_check(r.journal_path, o->read_allowlist, &err))
+		goto fail;
 	if (o->create) {
 		char **warns = NULL;
 		if (ws_lock(r.state, o->cfg.workspace,
@@ -491,14 +515,11 @@ int run_session(struct run_opts *o)
 			fprintf(stderr, "warning: %s\n", *w);
 		strv_free(warns);
 	}
-	if (!(r.journal_path = journal_path(&r, &err)))
-		goto fail;
 	if (!(r.jn = jn_open(r.journal_path, &r.clock, &err)))
 		goto fail;
 	write_meta(&r);
 	run_note(&r, "harness starting");
-	if (pol_risk_check(o->read_allowlist, o->allow_risky, getenv("HOME"), r.state, &err) ||
-	    pol_journal_check(r.journal_path, o->read_allowlist, &err))
+	if (pol_risk_check(o->read_allowlist, o->allow_risky, getenv("HOME"), r.state, &err))
 		goto fail_journal;
 	if (ws_attach(r.state, o->cfg.workspace, r.harness_id, (int)getpid(), 0, &r.att, &err))
 		goto fail_journal;
