@@ -212,6 +212,7 @@ struct ws_ient *ws__imap_get(struct ws_imap *m, dev_t dev, ino_t ino, int *creat
 void ws__imap_free(struct ws_imap *m);
 void ws__list_free(struct ws_list *l);
 struct ws_node *ws__list_push(struct ws_list *l);
+void ws__list_drop_unrestored(struct ws_list *l);
 void ws__list_sort(struct ws_list *l);
 const struct ws_node *ws__list_find(const struct ws_list *l, const char *path);
 

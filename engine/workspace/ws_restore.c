@@ -478,17 +478,7 @@ int ws__sanitize_walk(const char *root, struct ws_list *cur, struct ws_notes *no
 	int rc = ws__walk(&w, fd, -1);
 	if (!rc) {
 		fix_links(fd, cur, notes);
-		/* what could not stay is not in the tree: drop it from the listing */
-		size_t k = 0;
-		for (size_t i = 0; i < cur->n; i++) {
-			if (cur->v[i].flags & WS_F_NOT_RESTORED) {
-				free(cur->v[i].path);
-				free(cur->v[i].target);
-				continue;
-			}
-			cur->v[k++] = cur->v[i];
-		}
-		cur->n = k;
+		ws__list_drop_unrestored(cur);
 		rc = ws__hash_all(fd, cur, pg, err);
 	}
 	close(fd);

@@ -47,6 +47,22 @@ struct ws_node *ws__list_push(struct ws_list *l)
 	return n;
 }
 
+/* Drops the entries marked WS_F_NOT_RESTORED: they are not in the tree, so
+ * neither hashing nor the review may list them as there. */
+void ws__list_drop_unrestored(struct ws_list *l)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].flags & WS_F_NOT_RESTORED) {
+			free(l->v[i].path);
+			free(l->v[i].target);
+			continue;
+		}
+		l->v[k++] = l->v[i];
+	}
+	l->n = k;
+}
+
 static int node_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct ws_node *)a)->path, ((const struct ws_node *)b)->path);

@@ -266,20 +266,8 @@ static int restore_image(enum ws_strategy s, const char *root, const struct ws_p
 		pg->what = "restore";
 		rc = ws__restore_image_tree(sfd, dfd, cur, man, p->blobs, budget, notes, defer, pg, err);
 	}
-	if (!rc) {
-		/* what stayed behind is not in the workspace: the review must not
-		 * list it as there */
-		size_t k = 0;
-		for (size_t i = 0; i < cur->n; i++) {
-			if (cur->v[i].flags & WS_F_NOT_RESTORED) {
-				free(cur->v[i].path);
-				free(cur->v[i].target);
-				continue;
-			}
-			cur->v[k++] = cur->v[i];
-		}
-		cur->n = k;
-	}
+	if (!rc)
+		ws__list_drop_unrestored(cur);
 	if (sfd >= 0)
 		close(sfd);
 	if (dfd >= 0)
